@@ -1,0 +1,14 @@
+//! onewindow-core: the domain of a county government service centre — catalogue, places, working-day
+//! calendar, validators and masking — as plain types and pure functions. No IO, no async, no SQL.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod calendar;
+pub mod catalogue;
+pub mod error;
+pub mod ids;
+pub mod mask;
+pub mod place;
+pub mod search;
+pub mod sheet;
+
+pub use error::{FieldError, Invalid};

@@ -1,0 +1,148 @@
+//! Opening the database: the URL scheme picks the backend, migrations run under the backend's lock
+//! (sqlx takes a PostgreSQL advisory lock, so several instances may start at once).
+
+use crate::error::StoreError;
+use crate::write::Event;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, ConnectOptions, Executor};
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::broadcast;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// `sqlite://path/to/file.db` or `postgres://…`.
+    pub url: String,
+    pub max_connections: u32,
+}
+
+impl StoreOptions {
+    /// The default: a SQLite file inside `data_dir`, created if missing.
+    pub fn sqlite_in(data_dir: &Path) -> Self {
+        StoreOptions {
+            url: format!("sqlite://{}?mode=rwc", data_dir.join("onewindow.db").display()),
+            max_connections: 8,
+        }
+    }
+}
+
+/// A cheap handle to the database; clone it freely.
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) backend: Backend,
+    /// Reads, and on PostgreSQL writes too.
+    pub(crate) pool: AnyPool,
+    /// Writes. On SQLite this pool has one connection: a single writer never meets SQLITE_BUSY from
+    /// another writer of this process, and it is where group commit will batch.
+    pub(crate) writer: AnyPool,
+    pub(crate) events: broadcast::Sender<Event>,
+}
+
+/// WAL lets readers run beside the writer; synchronous=FULL keeps every acknowledged commit on disk
+/// through a power cut.
+fn sqlite_setup(
+    conn: &mut sqlx::AnyConnection,
+    _meta: sqlx::pool::PoolConnectionMetadata,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), sqlx::Error>> + Send + '_>> {
+    Box::pin(async move {
+        conn.execute(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000;",
+        )
+        .await?;
+        Ok(())
+    })
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+impl Store {
+    pub async fn open(opts: &StoreOptions) -> Result<Store, StoreError> {
+        sqlx::any::install_default_drivers();
+        let backend = if opts.url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if opts.url.starts_with("postgres:") || opts.url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::conflict(
+                "database_url",
+                "数据库地址应以 sqlite:// 或 postgres:// 开头",
+                "the database URL must start with sqlite:// or postgres://",
+            ));
+        };
+        let connect = AnyConnectOptions::from_str(&opts.url)?.disable_statement_logging();
+        let (pool, writer) = match backend {
+            Backend::Sqlite => {
+                let setup = sqlite_setup;
+                let writer = AnyPoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .after_connect(setup)
+                    .connect_with(connect.clone())
+                    .await?;
+                // Migrate through the writer before any reader opens the file.
+                SQLITE_MIGRATIONS.run(&writer).await?;
+                let pool = AnyPoolOptions::new()
+                    .max_connections(opts.max_connections.max(1))
+                    .after_connect(setup)
+                    .connect_with(connect)
+                    .await?;
+                (pool, writer)
+            }
+            Backend::Postgres => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(opts.max_connections.max(2))
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect_with(connect)
+                    .await?;
+                POSTGRES_MIGRATIONS.run(&pool).await?;
+                (pool.clone(), pool)
+            }
+        };
+        let (events, _) = broadcast::channel(4096);
+        Ok(Store { inner: Arc::new(Inner { backend, pool, writer, events }) })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.inner.backend
+    }
+
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.inner.pool
+    }
+
+    /// Committed events, as they happen.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.inner.events.subscribe()
+    }
+
+    /// A trivial query, for health checks.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(self.pool()).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.inner.pool.close().await;
+        self.inner.writer.close().await;
+    }
+
+    pub async fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(sqlx::query_scalar::<_, String>("SELECT value FROM meta WHERE key = $1")
+            .bind(key)
+            .fetch_optional(self.pool())
+            .await?)
+    }
+}

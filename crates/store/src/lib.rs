@@ -1,0 +1,27 @@
+//! onewindow-store: persistence on SQLite (default) and PostgreSQL through one sqlx `Any` pool, so each
+//! query is written once in portable SQL (`$1` placeholders, BIGINT integers, millisecond timestamps).
+//! Every change goes through [`WriteTx`]: its state, an event, a hash-chained audit row and any outbox
+//! rows commit together, and events are announced only after the commit.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod audit;
+mod auth;
+mod catalogue;
+mod db;
+mod error;
+mod org;
+pub mod seed;
+mod write;
+
+pub use audit::AuditReport;
+pub use auth::{NewStaff, Role, SessionInfo, Staff};
+pub use catalogue::{Coverage, CoverageRow, ImportOutcome, StoredItem};
+pub use db::{Backend, Store, StoreOptions};
+pub use error::StoreError;
+pub use org::{Department, Place, Window, Zone};
+pub use write::{Actor, Event, WriteTx};
+
+/// Milliseconds since the Unix epoch, UTC: the one time format in the database.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}

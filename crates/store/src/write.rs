@@ -1,0 +1,210 @@
+//! The one write path. A change opens a [`WriteTx`], writes its state through [`WriteTx::conn`],
+//! records what happened with [`WriteTx::record`] (an event row and a hash-chained audit row), queues
+//! messages with [`WriteTx::outbox`], and commits. Events are broadcast only after the commit, so
+//! nothing is announced that might still roll back.
+
+use crate::db::{Backend, Store};
+use crate::error::StoreError;
+use crate::now_ms;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use sqlx::{Any, AnyConnection, Transaction};
+
+/// Who makes a change: a staff member, a citizen, or the system itself.
+#[derive(Debug, Clone, Serialize)]
+pub struct Actor {
+    pub staff_id: Option<i64>,
+    /// What the audit trail shows: `admin`, `citizen:138****8000`, `system`, `cli`.
+    pub name: String,
+}
+
+impl Actor {
+    pub fn system() -> Self {
+        Actor { staff_id: None, name: "system".into() }
+    }
+    pub fn cli() -> Self {
+        Actor { staff_id: None, name: "cli".into() }
+    }
+}
+
+/// A committed change, as streams and subscribers see it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Event {
+    /// Monotonic: a reader that has seen `seq` resumes after it.
+    pub seq: i64,
+    pub at: i64,
+    pub kind: String,
+    pub place: String,
+    pub subject: String,
+    pub data: serde_json::Value,
+}
+
+/// The hash that chains an audit row to its predecessor. The fields are hashed as one JSON array so
+/// that no two different rows can serialise alike.
+pub(crate) fn audit_hash(
+    prev: &str,
+    at: i64,
+    actor: &str,
+    action: &str,
+    place: &str,
+    subject: &str,
+    detail: &str,
+) -> String {
+    let canonical = serde_json::json!([prev, at, actor, action, place, subject, detail]).to_string();
+    hex::encode(Sha256::digest(canonical.as_bytes()))
+}
+
+pub(crate) const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// An open write transaction; dropped without [`WriteTx::commit`] it rolls back.
+pub struct WriteTx {
+    tx: Transaction<'static, Any>,
+    actor: Actor,
+    last_hash: Option<String>,
+    pending: Vec<Event>,
+    store: Store,
+}
+
+impl Store {
+    pub async fn begin(&self, actor: &Actor) -> Result<WriteTx, StoreError> {
+        let mut tx = self.inner.writer.begin().await?;
+        if self.backend() == Backend::Postgres {
+            // One writer at a time across every instance keeps the audit chain linear and event
+            // sequence numbers in commit order (readers resume by sequence). Released at commit.
+            sqlx::query("SELECT pg_advisory_xact_lock(330822)").execute(&mut *tx).await?;
+        }
+        Ok(WriteTx { tx, actor: actor.clone(), last_hash: None, pending: Vec::new(), store: self.clone() })
+    }
+}
+
+impl WriteTx {
+    pub fn conn(&mut self) -> &mut AnyConnection {
+        &mut self.tx
+    }
+
+    pub fn actor(&self) -> &Actor {
+        &self.actor
+    }
+
+    /// Records what happened: one event row and one audit row, in this transaction.
+    pub async fn record(
+        &mut self,
+        kind: &str,
+        place: &str,
+        subject: &str,
+        data: serde_json::Value,
+    ) -> Result<i64, StoreError> {
+        let at = now_ms();
+        let detail = data.to_string();
+        let seq: i64 = sqlx::query_scalar(
+            "INSERT INTO events (at, kind, place_code, subject, data) VALUES ($1, $2, $3, $4, $5) RETURNING seq",
+        )
+        .bind(at)
+        .bind(kind)
+        .bind(place)
+        .bind(subject)
+        .bind(&detail)
+        .fetch_one(&mut *self.tx)
+        .await?;
+        let prev = match self.last_hash.take() {
+            Some(h) => h,
+            None => sqlx::query_scalar::<_, String>("SELECT hash FROM audit ORDER BY seq DESC LIMIT 1")
+                .fetch_optional(&mut *self.tx)
+                .await?
+                .unwrap_or_else(|| GENESIS.to_string()),
+        };
+        let hash = audit_hash(&prev, at, &self.actor.name, kind, place, subject, &detail);
+        sqlx::query(
+            "INSERT INTO audit (at, actor, action, place_code, subject, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(at)
+        .bind(&self.actor.name)
+        .bind(kind)
+        .bind(place)
+        .bind(subject)
+        .bind(&detail)
+        .bind(&prev)
+        .bind(&hash)
+        .execute(&mut *self.tx)
+        .await?;
+        self.last_hash = Some(hash);
+        self.pending.push(Event { seq, at, kind: kind.into(), place: place.into(), subject: subject.into(), data });
+        Ok(seq)
+    }
+
+    /// Queues a message (SMS, webhook) to be sent after commit by the outbox worker. The idempotency
+    /// key makes a second queueing of the same message a no-op, and travels to the gateway so that a
+    /// retried delivery is not sent twice.
+    pub async fn outbox(
+        &mut self,
+        channel: &str,
+        destination: &str,
+        payload: &serde_json::Value,
+        idempotency_key: &str,
+    ) -> Result<(), StoreError> {
+        let now = now_ms();
+        sqlx::query(
+            "INSERT INTO outbox (created_at, channel, destination, payload, idempotency_key, next_attempt_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (idempotency_key) DO NOTHING",
+        )
+        .bind(now)
+        .bind(channel)
+        .bind(destination)
+        .bind(payload.to_string())
+        .bind(idempotency_key)
+        .bind(now)
+        .execute(&mut *self.tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Commits, then announces the recorded events. A change that recorded nothing is refused: every
+    /// state change must leave an event and an audit row.
+    pub async fn commit(self) -> Result<Vec<Event>, StoreError> {
+        if self.pending.is_empty() {
+            return Err(StoreError::Corrupt("a write transaction must record at least one event".into()));
+        }
+        self.tx.commit().await?;
+        for e in &self.pending {
+            // No subscribers is fine.
+            let _ = self.store.inner.events.send(e.clone());
+        }
+        Ok(self.pending)
+    }
+}
+
+impl Store {
+    /// Events after `seq`, oldest first: how a stream resumes from `Last-Event-ID`.
+    pub async fn events_after(&self, seq: i64, limit: i64) -> Result<Vec<Event>, StoreError> {
+        let rows: Vec<(i64, i64, String, String, String, String)> = sqlx::query_as(
+            "SELECT seq, at, kind, place_code, subject, data FROM events WHERE seq > $1 ORDER BY seq LIMIT $2",
+        )
+        .bind(seq)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.into_iter()
+            .map(|(seq, at, kind, place, subject, data)| {
+                Ok(Event { seq, at, kind, place, subject, data: serde_json::from_str(&data)? })
+            })
+            .collect()
+    }
+
+    /// Outbox rows, newest first (the admin "messages sent" page).
+    pub async fn outbox_recent(&self, limit: i64) -> Result<Vec<serde_json::Value>, StoreError> {
+        let rows: Vec<(i64, i64, String, String, String, String, String, i64)> = sqlx::query_as(
+            "SELECT id, created_at, channel, destination, payload, idempotency_key, status, attempts FROM outbox ORDER BY id DESC LIMIT $1",
+        )
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, at, channel, dest, payload, key, status, attempts)| {
+                serde_json::json!({"id": id, "created_at": at, "channel": channel, "destination": dest,
+                    "payload": serde_json::from_str::<serde_json::Value>(&payload).unwrap_or_default(),
+                    "idempotency_key": key, "status": status, "attempts": attempts})
+            })
+            .collect())
+    }
+}

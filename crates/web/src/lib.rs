@@ -1,0 +1,102 @@
+//! onewindow-web: the JSON API under `/api/v1`, the server-rendered pages, and the plumbing around
+//! them (security headers, metrics, request logs). Handlers stay thin: parse, call the store, render.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+pub mod api;
+pub mod auth;
+pub mod catalogue;
+pub mod error;
+mod metrics;
+mod openapi;
+pub mod pages;
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use catalogue::CatalogueCache;
+use onewindow_core::place::{PlaceCode, PlaceLevel};
+use onewindow_store::{Store, StoreError};
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Default)]
+pub struct AppOptions {
+    /// The county whose catalogue the public sees when a request names none.
+    pub default_place: Option<PlaceCode>,
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub catalogue: CatalogueCache,
+    pub default_place: PlaceCode,
+    pub metrics: Arc<metrics::Metrics>,
+}
+
+impl AppState {
+    pub async fn new(store: Store, opts: AppOptions) -> Result<Self, StoreError> {
+        let default_place = match opts.default_place {
+            Some(p) => p,
+            None => store
+                .places()
+                .await?
+                .into_iter()
+                .find(|p| p.level == PlaceLevel::County)
+                .and_then(|p| PlaceCode::parse(&p.code).ok())
+                .ok_or_else(|| StoreError::not_found("a county (load the demo or add one)"))?,
+        };
+        let catalogue = CatalogueCache::new(&store).await?;
+        catalogue.follow(store.clone());
+        Ok(AppState { store, catalogue, default_place, metrics: Arc::new(metrics::Metrics::default()) })
+    }
+}
+
+/// The whole application.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(api::routes())
+        .merge(pages::routes())
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics::render))
+        .route("/api/v1/openapi.json", get(openapi::document))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(api::JSON_BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(axum::middleware::map_response(security_headers))
+        .with_state(state)
+}
+
+async fn healthz(State(s): State<AppState>) -> Response {
+    match s.store.ping().await {
+        Ok(()) => (StatusCode::OK, axum::Json(serde_json::json!({"status": "ok"}))).into_response(),
+        Err(e) => {
+            (StatusCode::SERVICE_UNAVAILABLE, axum::Json(serde_json::json!({"status": "down", "error": e.to_string()})))
+                .into_response()
+        }
+    }
+}
+
+async fn not_found(uri: axum::http::Uri) -> Response {
+    if uri.path().starts_with("/api/") {
+        error::ApiError::not_found(uri.path().to_string()).into_response()
+    } else {
+        pages::not_found_page(uri.path()).into_response()
+    }
+}
+
+/// A strict Content-Security-Policy: only our own scripts and styles, no inline code, no framing.
+async fn security_headers(mut res: Response) -> Response {
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; \
+             media-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+        ),
+    );
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    res
+}

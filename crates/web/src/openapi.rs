@@ -1,0 +1,27 @@
+//! The OpenAPI document, generated from the handlers' annotations.
+
+use crate::api::{catalogue, org, session, stats};
+use axum::response::{IntoResponse, Response};
+use utoipa::OpenApi;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "onewindow 一窗通办", description = "API of the onewindow county government service centre platform. \
+        Errors are JSON {code, message (zh-CN), message_en, field?, errors?}. Staff authenticate with \
+        `POST /api/v1/session` and send `Authorization: Bearer <token>`."),
+    paths(
+        session::login, session::current, session::logout,
+        catalogue::search, catalogue::get, catalogue::version, catalogue::create, catalogue::update,
+        catalogue::import, catalogue::export,
+        org::places, org::save_place, org::zones, org::save_zone, org::departments, org::save_department,
+        org::windows, org::save_window, org::staff_list, org::create_staff, org::update_staff,
+        stats::coverage,
+    ),
+    tags((name = "catalogue", description = "事项清单 service items"), (name = "session", description = "staff sign-in"),
+         (name = "organisation", description = "places, zones, departments, windows, staff"), (name = "stats", description = "reports"))
+)]
+pub struct ApiDoc;
+
+pub async fn document() -> Response {
+    axum::Json(ApiDoc::openapi()).into_response()
+}

@@ -1,0 +1,219 @@
+//! `onewindow`: one binary for the server and its operator commands.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use onewindow_core::place::PlaceCode;
+use onewindow_core::sheet::Format;
+use onewindow_store::{seed, Actor, Store, StoreOptions};
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(
+    name = "onewindow",
+    version,
+    about = "一窗通办 — a county government service centre where citizens make at most one trip"
+)]
+struct Cli {
+    #[command(flatten)]
+    db: DbArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+struct DbArgs {
+    /// Where the embedded SQLite database lives (ignored with --database-url).
+    #[arg(long, global = true, env = "ONEWINDOW_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// `postgres://…` to run on PostgreSQL, or `sqlite://…`; default: SQLite in the data dir.
+    #[arg(long, global = true, env = "ONEWINDOW_DATABASE_URL")]
+    database_url: Option<String>,
+    /// A TOML file with `listen`, `data_dir`, `database_url`, `default_place`; flags and environment win.
+    #[arg(long, global = true, env = "ONEWINDOW_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (creates the database and the demo county on first start).
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "ONEWINDOW_LISTEN")]
+        listen: Option<SocketAddr>,
+        /// Do not load the demo county into an empty database.
+        #[arg(long)]
+        no_demo: bool,
+    },
+    /// Import or export the service catalogue.
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
+    /// Check the audit trail.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Subcommand)]
+enum CatalogCommand {
+    /// Import a CSV, JSON or XLSX file: all rows or none; every bad row is reported.
+    Import {
+        file: PathBuf,
+        /// The county (division code); default: the only county.
+        #[arg(long)]
+        place: Option<String>,
+    },
+    /// Export the catalogue to a CSV, JSON or XLSX file (by its extension).
+    Export {
+        file: PathBuf,
+        #[arg(long)]
+        place: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Recompute the hash chain and name the first broken row.
+    Verify,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    database_url: Option<String>,
+    default_place: Option<String>,
+}
+
+struct Settings {
+    listen: SocketAddr,
+    store: StoreOptions,
+    default_place: Option<PlaceCode>,
+}
+
+fn settings(db: &DbArgs, listen: Option<SocketAddr>) -> Result<Settings> {
+    let file = match &db.config {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).with_context(|| format!("reading config {}", p.display()))?;
+            toml::from_str::<ConfigFile>(&text).with_context(|| format!("parsing config {}", p.display()))?
+        }
+        None => ConfigFile::default(),
+    };
+    let data_dir = db.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from("onewindow-data"));
+    let store = match db.database_url.clone().or(file.database_url) {
+        Some(url) => StoreOptions { url, max_connections: 16 },
+        None => {
+            std::fs::create_dir_all(&data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+            StoreOptions::sqlite_in(&data_dir)
+        }
+    };
+    let default_place =
+        file.default_place.as_deref().map(PlaceCode::parse).transpose().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let listen = listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+    Ok(Settings { listen, store, default_place })
+}
+
+async fn only_county(store: &Store, place: Option<String>) -> Result<PlaceCode> {
+    if let Some(p) = place {
+        return PlaceCode::parse(&p).map_err(|e| anyhow::anyhow!("{e}"));
+    }
+    let counties: Vec<_> =
+        store.places().await?.into_iter().filter(|p| p.level == onewindow_core::place::PlaceLevel::County).collect();
+    match counties.as_slice() {
+        [one] => Ok(PlaceCode::parse(&one.code).map_err(|e| anyhow::anyhow!("{e}"))?),
+        [] => bail!("no county in the database: start the server once, or add one"),
+        _ => bail!("several counties: say which with --place"),
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Serve { listen, no_demo } => {
+            let s = settings(&cli.db, listen)?;
+            let store = Store::open(&s.store).await.context("opening the database")?;
+            let mut demo_loaded = false;
+            if !no_demo && store.is_empty().await? {
+                let demo = seed::demo().context("reading the demo county")?;
+                store.load_county(&demo, seed::DEMO_PASSWORD).await.context("loading the demo county")?;
+                demo_loaded = true;
+            }
+            let state = onewindow_web::AppState::new(
+                store.clone(),
+                onewindow_web::AppOptions { default_place: s.default_place },
+            )
+            .await
+            .context("starting the application")?;
+            let listener =
+                tokio::net::TcpListener::bind(s.listen).await.with_context(|| format!("binding {}", s.listen))?;
+            let addr = listener.local_addr()?;
+            println!("onewindow 一窗通办 is serving at http://{addr}/");
+            if demo_loaded || store.staff_list(None).await?.iter().any(|st| st.username == "admin") {
+                println!(
+                    "Demo logins (password \"{}\"): admin, leader, guide, consultant, acceptor, approver, township, clerk, approver2",
+                    seed::DEMO_PASSWORD
+                );
+            }
+            println!("API: http://{addr}/api/v1/openapi.json   health: http://{addr}/healthz   metrics: http://{addr}/metrics");
+            axum::serve(listener, onewindow_web::router(state))
+                .with_graceful_shutdown(async {
+                    let _ = tokio::signal::ctrl_c().await;
+                })
+                .await?;
+            store.close().await;
+        }
+        Command::Catalog(c) => {
+            let s = settings(&cli.db, None)?;
+            let store = Store::open(&s.store).await.context("opening the database")?;
+            match c {
+                CatalogCommand::Import { file, place } => {
+                    let format = Format::from_name(&file.to_string_lossy())
+                        .context("the file must end in .csv, .json or .xlsx")?;
+                    let bytes = std::fs::read(&file).with_context(|| format!("reading {}", file.display()))?;
+                    let county = only_county(&store, place).await?;
+                    match store.import_catalogue(&county, format, &bytes, &Actor::cli()).await {
+                        Ok(o) => {
+                            println!("imported: {} new, {} changed, {} unchanged", o.created, o.updated, o.unchanged)
+                        }
+                        Err(onewindow_store::StoreError::Rows(rows)) => {
+                            for r in &rows {
+                                eprintln!("{r}");
+                            }
+                            bail!("import refused: {} errors; nothing was written", rows.len());
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                CatalogCommand::Export { file, place } => {
+                    let format = Format::from_name(&file.to_string_lossy())
+                        .context("the file must end in .csv, .json or .xlsx")?;
+                    let county = only_county(&store, place).await?;
+                    let bytes = store.export_catalogue(Some(&county), format).await?;
+                    std::fs::write(&file, bytes).with_context(|| format!("writing {}", file.display()))?;
+                    println!("exported to {}", file.display());
+                }
+            }
+            store.close().await;
+        }
+        Command::Audit(AuditCommand::Verify) => {
+            let s = settings(&cli.db, None)?;
+            let store = Store::open(&s.store).await.context("opening the database")?;
+            let report = store.verify_audit().await?;
+            store.close().await;
+            match report.first_broken {
+                None => println!("audit chain intact: {} rows", report.rows),
+                Some(seq) => bail!("audit chain broken at row {seq}"),
+            }
+        }
+    }
+    Ok(())
+}
