@@ -1,6 +1,8 @@
 //! `onewindow`: one binary for the server and its operator commands.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod bench;
+
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use onewindow_core::place::PlaceCode;
@@ -53,6 +55,22 @@ enum Command {
     /// Check the audit trail.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Measure: load drivers over real HTTP (see BENCHMARKS.md).
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Catalogue search latency on a generated catalogue.
+    Catalogue {
+        #[arg(long, default_value_t = 5000)]
+        items: usize,
+        #[arg(long, default_value_t = 20000)]
+        requests: usize,
+        #[arg(long, default_value_t = 1)]
+        concurrency: usize,
+    },
 }
 
 #[derive(Subcommand)]
@@ -203,6 +221,9 @@ async fn main() -> Result<()> {
                 }
             }
             store.close().await;
+        }
+        Command::Bench(BenchCommand::Catalogue { items, requests, concurrency }) => {
+            bench::catalogue(items, requests, concurrency).await?;
         }
         Command::Audit(AuditCommand::Verify) => {
             let s = settings(&cli.db, None)?;

@@ -1,1 +1,12 @@
+//! One integration test binary (each binary costs a link): the real app on port 0, over real HTTP,
+//! against a fresh SQLite file and — when ONEWINDOW_TEST_DATABASE_URL is set — a fresh PostgreSQL
+//! database. `backend_tests!` makes every test run on both.
 
+mod helpers;
+
+mod auth;
+mod browser;
+mod catalogue;
+mod input;
+mod places;
+mod store;

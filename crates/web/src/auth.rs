@@ -134,3 +134,16 @@ impl FromRequestParts<AppState> for MaybeStaff {
         Ok(MaybeStaff(resolve(parts, state).await?))
     }
 }
+
+/// A signed-in admin. As an extractor it refuses before the body is read, so a caller without the
+/// role gets 403 whatever they sent.
+pub struct Admin(pub CurrentStaff);
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let me = CurrentStaff::from_request_parts(parts, state).await?;
+        me.require(&[Role::Admin])?;
+        Ok(Admin(me))
+    }
+}

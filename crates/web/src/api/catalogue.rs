@@ -1,6 +1,6 @@
 //! The catalogue: public search and item pages; admins edit, import and export.
 
-use crate::auth::CurrentStaff;
+use crate::auth::{Admin, CurrentStaff};
 use crate::error::{ApiError, ApiResult, Json, Path, Query};
 use crate::AppState;
 use axum::body::Bytes;
@@ -11,7 +11,7 @@ use onewindow_core::catalogue::{Channel, ItemInput, TripLevel};
 use onewindow_core::place::PlaceCode;
 use onewindow_core::search::SearchQuery;
 use onewindow_core::sheet::Format;
-use onewindow_store::{ImportOutcome, Role, StoredItem};
+use onewindow_store::{ImportOutcome, StoredItem};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -159,11 +159,10 @@ fn county_for(me: &CurrentStaff, place: Option<&str>) -> ApiResult<PlaceCode> {
     responses((status = 201), (status = 401), (status = 403), (status = 409), (status = 422)))]
 pub async fn create(
     State(s): State<AppState>,
-    me: CurrentStaff,
+    Admin(me): Admin,
     Query(p): Query<PlaceParam>,
     Json(input): Json<ItemInput>,
 ) -> ApiResult<(axum::http::StatusCode, Json<StoredItem>)> {
-    me.require(&[Role::Admin])?;
     let county = county_for(&me, p.place.as_deref())?;
     if let Some(code) = input.code.as_ref().and_then(|v| v.as_str()) {
         if s.store.item(code.trim()).await.is_ok() {
@@ -183,11 +182,10 @@ pub async fn create(
     responses((status = 200), (status = 401), (status = 403), (status = 404), (status = 422)))]
 pub async fn update(
     State(s): State<AppState>,
-    me: CurrentStaff,
+    Admin(me): Admin,
     Path(code): Path<String>,
     Json(mut input): Json<ItemInput>,
 ) -> ApiResult<Json<StoredItem>> {
-    me.require(&[Role::Admin])?;
     let existing = s.store.item(&code).await?;
     let county = PlaceCode::parse(&existing.place)?;
     me.require_within(&county)?;
@@ -229,12 +227,11 @@ fn format_of(name: Option<&str>, headers: &HeaderMap) -> ApiResult<Format> {
     responses((status = 200, description = "{created, updated, unchanged}"), (status = 422, description = "bad rows; nothing written")))]
 pub async fn import(
     State(s): State<AppState>,
-    me: CurrentStaff,
+    Admin(me): Admin,
     Query(p): Query<FileParams>,
     headers: HeaderMap,
     body: Bytes,
 ) -> ApiResult<Json<ImportOutcome>> {
-    me.require(&[Role::Admin])?;
     let county = county_for(&me, p.place.as_deref())?;
     let format = format_of(p.format.as_deref(), &headers)?;
     Ok(Json(s.store.import_catalogue(&county, format, &body, &me.staff().actor()).await?))

@@ -1,7 +1,7 @@
 //! Places, zones, departments, windows and staff. Reading the organisation is public (citizens pick a
 //! department or window); changing it is for admins, within their own jurisdiction.
 
-use crate::auth::CurrentStaff;
+use crate::auth::Admin;
 use crate::error::{ApiError, ApiResult, Json, Path, Query};
 use crate::AppState;
 use axum::extract::State;
@@ -31,8 +31,7 @@ pub async fn places(State(s): State<AppState>, Query(w): Query<Within>) -> ApiRe
 
 /// Add or rename a place (admin, within their jurisdiction).
 #[utoipa::path(post, path = "/api/v1/places", tag = "organisation", request_body = Object, responses((status = 200), (status = 403), (status = 422)))]
-pub async fn save_place(State(s): State<AppState>, me: CurrentStaff, Json(p): Json<Place>) -> ApiResult<Json<Place>> {
-    me.require(&[Role::Admin])?;
+pub async fn save_place(State(s): State<AppState>, Admin(me): Admin, Json(p): Json<Place>) -> ApiResult<Json<Place>> {
     me.require_within(&PlaceCode::parse(&p.code)?)?;
     let mut tx = s.store.begin(&me.staff().actor()).await?;
     tx.save_place(&p).await?;
@@ -48,8 +47,7 @@ pub async fn zones(State(s): State<AppState>) -> ApiResult<Json<Vec<Zone>>> {
 
 /// Add or rename a zone (admin). Zones are shared by every county of the installation.
 #[utoipa::path(post, path = "/api/v1/zones", tag = "organisation", request_body = Object, responses((status = 200), (status = 403), (status = 422)))]
-pub async fn save_zone(State(s): State<AppState>, me: CurrentStaff, Json(z): Json<Zone>) -> ApiResult<Json<Zone>> {
-    me.require(&[Role::Admin])?;
+pub async fn save_zone(State(s): State<AppState>, Admin(me): Admin, Json(z): Json<Zone>) -> ApiResult<Json<Zone>> {
     let mut tx = s.store.begin(&me.staff().actor()).await?;
     tx.save_zone(&z).await?;
     tx.commit().await?;
@@ -66,10 +64,9 @@ pub async fn departments(State(s): State<AppState>, Query(w): Query<Within>) -> 
 #[utoipa::path(post, path = "/api/v1/departments", tag = "organisation", request_body = Object, responses((status = 200), (status = 403), (status = 422)))]
 pub async fn save_department(
     State(s): State<AppState>,
-    me: CurrentStaff,
+    Admin(me): Admin,
     Json(mut d): Json<Department>,
 ) -> ApiResult<Json<Department>> {
-    me.require(&[Role::Admin])?;
     if d.place.trim().is_empty() {
         d.place = me.county()?.to_string();
     }
@@ -90,10 +87,9 @@ pub async fn windows(State(s): State<AppState>, Query(w): Query<Within>) -> ApiR
 #[utoipa::path(post, path = "/api/v1/windows", tag = "organisation", request_body = Object, responses((status = 200), (status = 403), (status = 422)))]
 pub async fn save_window(
     State(s): State<AppState>,
-    me: CurrentStaff,
+    Admin(me): Admin,
     Json(mut w): Json<Window>,
 ) -> ApiResult<Json<Window>> {
-    me.require(&[Role::Admin])?;
     if w.place.trim().is_empty() {
         w.place = me.county()?.to_string();
     }
@@ -106,8 +102,7 @@ pub async fn save_window(
 
 /// Staff within the admin's jurisdiction.
 #[utoipa::path(get, path = "/api/v1/staff", tag = "organisation", responses((status = 200), (status = 401), (status = 403)))]
-pub async fn staff_list(State(s): State<AppState>, me: CurrentStaff) -> ApiResult<Json<Vec<Staff>>> {
-    me.require(&[Role::Admin])?;
+pub async fn staff_list(State(s): State<AppState>, Admin(me): Admin) -> ApiResult<Json<Vec<Staff>>> {
     Ok(Json(s.store.staff_list(Some(&me.place()?)).await?))
 }
 
@@ -116,10 +111,9 @@ pub async fn staff_list(State(s): State<AppState>, me: CurrentStaff) -> ApiResul
     responses((status = 201), (status = 403), (status = 409), (status = 422)))]
 pub async fn create_staff(
     State(s): State<AppState>,
-    me: CurrentStaff,
+    Admin(me): Admin,
     Json(n): Json<NewStaff>,
 ) -> ApiResult<(StatusCode, Json<Staff>)> {
-    me.require(&[Role::Admin])?;
     me.require_within(&PlaceCode::parse(&n.place).map_err(|e| e.at("place"))?)?;
     let mut tx = s.store.begin(&me.staff().actor()).await?;
     let id = tx.create_staff(&n).await?;
@@ -142,11 +136,10 @@ pub struct StaffUpdate {
     responses((status = 200), (status = 403), (status = 404), (status = 422)))]
 pub async fn update_staff(
     State(s): State<AppState>,
-    me: CurrentStaff,
+    Admin(me): Admin,
     Path(id): Path<i64>,
     Json(u): Json<StaffUpdate>,
 ) -> ApiResult<Json<Staff>> {
-    me.require(&[Role::Admin])?;
     let target = s.store.staff(id).await?;
     me.require_within(&target.place_code()?)?;
     let place = PlaceCode::parse(&u.place).map_err(|e| e.at("place"))?;

@@ -1,0 +1,46 @@
+//! Pages in real headless Chromium (Debian's `chromium`), driven by playwright-core from Node; each
+//! script in tests/browser/ drives one journey against the app spawned here and exits non-zero on any
+//! failed check. axe-core runs inside the same Chromium for accessibility checks.
+
+use crate::backend_tests;
+use crate::helpers::{spawn_app, Db, TestApp};
+use std::path::Path;
+use std::process::Command;
+
+/// Runs `tests/browser/<script>.mjs` against the app and fails the test with its output if it fails.
+pub async fn run_script(app: &TestApp, script: &str) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    assert!(
+        root.join("node_modules/playwright-core").exists(),
+        "browser test dependencies are missing: run `npm ci --prefix tests/browser` (scripts/test does this)"
+    );
+    let base = app.base.clone();
+    let path = root.join(format!("{script}.mjs"));
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new("node").arg(&path).env("BASE_URL", &base).current_dir(&root).output()
+    })
+    .await
+    .unwrap()
+    .expect("node must be installed to run the browser tests");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "browser script {script} failed\n--- stdout\n{stdout}\n--- stderr\n{stderr}");
+    println!("{stdout}");
+}
+
+async fn catalogue_pages(db: Db) {
+    let app = spawn_app(db).await;
+    run_script(&app, "catalogue").await;
+}
+
+async fn login_page(db: Db) {
+    let app = spawn_app(db).await;
+    run_script(&app, "login").await;
+}
+
+async fn admin_pages(db: Db) {
+    let app = spawn_app(db).await;
+    run_script(&app, "admin").await;
+}
+
+backend_tests!(catalogue_pages, login_page, admin_pages);
