@@ -23,13 +23,20 @@ fn ms(d: Duration) -> f64 {
 /// Items that look like a real catalogue: the demo's names with township, topic and service variants,
 /// spread over the demo's departments and zones.
 fn generated_catalogue(demo: &seed::DemoCounty, n: usize) -> Vec<Value> {
-    const VARIANTS: [&str; 10] = ["", "变更", "注销", "补办", "延续", "备案", "查询", "证明开具", "年度审验", "信息更正"];
-    const TOPICS: [&str; 10] = ["", "农村", "城镇", "企业", "个人", "退役军人", "残疾人", "老年人", "外来务工人员", "未成年人"];
+    const VARIANTS: [&str; 10] =
+        ["", "变更", "注销", "补办", "延续", "备案", "查询", "证明开具", "年度审验", "信息更正"];
+    const TOPICS: [&str; 10] =
+        ["", "农村", "城镇", "企业", "个人", "退役军人", "残疾人", "老年人", "外来务工人员", "未成年人"];
     (0..n)
         .map(|i| {
             let base = &demo.items[i % demo.items.len()];
             let base_name = base.name.as_ref().and_then(|v| v.as_str()).unwrap_or("事项");
-            let name = format!("{}{}{}", TOPICS[(i / demo.items.len()) % TOPICS.len()], base_name, VARIANTS[(i / 7) % VARIANTS.len()]);
+            let name = format!(
+                "{}{}{}",
+                TOPICS[(i / demo.items.len()) % TOPICS.len()],
+                base_name,
+                VARIANTS[(i / 7) % VARIANTS.len()]
+            );
             let mut v = serde_json::to_value(base).unwrap_or_else(|_| json!({}));
             v["code"] = json!(format!("GEN-{i:05}"));
             v["name"] = json!(name);
@@ -48,16 +55,41 @@ pub async fn catalogue(items: usize, requests: usize, concurrency: usize) -> Res
     let county = demo.county()?;
     let generated = serde_json::to_vec(&generated_catalogue(&demo, items.saturating_sub(demo.items.len())))?;
     let started = Instant::now();
-    store.import_catalogue(&county, Format::Json, &generated, &Actor::cli()).await.context("importing the generated catalogue")?;
-    println!("catalogue: {} items (import took {:.1} s)", store.items(None).await?.len(), started.elapsed().as_secs_f64());
+    store
+        .import_catalogue(&county, Format::Json, &generated, &Actor::cli())
+        .await
+        .context("importing the generated catalogue")?;
+    println!(
+        "catalogue: {} items (import took {:.1} s)",
+        store.items(None).await?.len(),
+        started.elapsed().as_secs_f64()
+    );
 
     let state = onewindow_web::AppState::new(store.clone(), onewindow_web::AppOptions::default()).await?;
     let snapshot_items = state.catalogue.snapshot().index.len();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let server = tokio::spawn(axum::serve(listener, onewindow_web::router(state.clone())).into_future());
+    let app = onewindow_web::router(state.clone());
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
 
-    let queries = ["sb", "shebao", "社保", "hunyin", "婚姻", "低保", "bdc", "不动产登记", "gjj", "营业执照", "户口", "zm", "证明", "nongcun", "企业设立", "qy"];
+    let queries = [
+        "sb",
+        "shebao",
+        "社保",
+        "hunyin",
+        "婚姻",
+        "低保",
+        "bdc",
+        "不动产登记",
+        "gjj",
+        "营业执照",
+        "户口",
+        "zm",
+        "证明",
+        "nongcun",
+        "企业设立",
+        "qy",
+    ];
     let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
     // Warm up connections and caches.
     for q in queries {
@@ -73,7 +105,11 @@ pub async fn catalogue(items: usize, requests: usize, concurrency: usize) -> Res
             for i in 0..per_worker {
                 let q = queries[(w + i) % queries.len()];
                 let t = Instant::now();
-                let r = client.get(format!("http://{addr}/api/v1/items")).query(&[("q", q), ("limit", "20")]).send().await?;
+                let r = client
+                    .get(format!("http://{addr}/api/v1/items"))
+                    .query(&[("q", q), ("limit", "20")])
+                    .send()
+                    .await?;
                 let status = r.status();
                 let _ = r.bytes().await?;
                 samples.push(t.elapsed());
@@ -102,7 +138,11 @@ pub async fn catalogue(items: usize, requests: usize, concurrency: usize) -> Res
     let snap = state.catalogue.snapshot();
     let mut inner = Vec::new();
     for i in 0..requests {
-        let q = onewindow_core::search::SearchQuery { q: queries[i % queries.len()].into(), limit: 20, ..Default::default() };
+        let q = onewindow_core::search::SearchQuery {
+            q: queries[i % queries.len()].into(),
+            limit: 20,
+            ..Default::default()
+        };
         let t = Instant::now();
         let r = snap.index.search(&q);
         inner.push(t.elapsed());

@@ -103,10 +103,13 @@ struct ConfigFile {
     data_dir: Option<PathBuf>,
     database_url: Option<String>,
     default_place: Option<String>,
+    /// The address citizens open from SMS links.
+    public_url: Option<String>,
 }
 
 struct Settings {
     listen: SocketAddr,
+    lobby: onewindow_store::LobbySettings,
     store: StoreOptions,
     default_place: Option<PlaceCode>,
 }
@@ -130,7 +133,11 @@ fn settings(db: &DbArgs, listen: Option<SocketAddr>) -> Result<Settings> {
     let default_place =
         file.default_place.as_deref().map(PlaceCode::parse).transpose().map_err(|e| anyhow::anyhow!("{e}"))?;
     let listen = listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
-    Ok(Settings { listen, store, default_place })
+    let lobby = onewindow_store::LobbySettings {
+        public_url: file.public_url.unwrap_or_else(|| format!("http://{listen}")),
+        ..Default::default()
+    };
+    Ok(Settings { listen, lobby, store, default_place })
 }
 
 async fn only_county(store: &Store, place: Option<String>) -> Result<PlaceCode> {
@@ -167,7 +174,7 @@ async fn main() -> Result<()> {
             }
             let state = onewindow_web::AppState::new(
                 store.clone(),
-                onewindow_web::AppOptions { default_place: s.default_place },
+                onewindow_web::AppOptions { default_place: s.default_place, lobby: s.lobby },
             )
             .await
             .context("starting the application")?;

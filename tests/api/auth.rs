@@ -26,7 +26,8 @@ async fn login_logout_and_revocation(db: Db) {
     assert_eq!(nobody.status(), StatusCode::UNAUTHORIZED);
 
     let token = app.login("approver").await;
-    let me: Value = app.client.get(app.url("/api/v1/session")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    let me: Value =
+        app.client.get(app.url("/api/v1/session")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
     assert_eq!(me["staff"]["username"], "approver");
     assert_eq!(me["staff"]["role"], "approver");
     let r = app.client.delete(app.url("/api/v1/session")).bearer_auth(&token).send().await.unwrap();
@@ -37,7 +38,8 @@ async fn login_logout_and_revocation(db: Db) {
     // Deactivating a member ends their sessions at once.
     let admin = app.login("admin").await;
     let clerk = app.login("clerk").await;
-    let staff: Value = app.client.get(app.url("/api/v1/staff")).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
+    let staff: Value =
+        app.client.get(app.url("/api/v1/staff")).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
     let c = staff.as_array().unwrap().iter().find(|s| s["username"] == "clerk").unwrap().clone();
     let r = app
         .client
@@ -48,7 +50,10 @@ async fn login_logout_and_revocation(db: Db) {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    assert_eq!(app.client.get(app.url("/api/v1/session")).bearer_auth(&clerk).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.client.get(app.url("/api/v1/session")).bearer_auth(&clerk).send().await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
     let again = app
         .client
         .post(app.url("/api/v1/session"))
@@ -66,10 +71,20 @@ fn matrix() -> Vec<(Method, &'static str, Value, &'static [&'static str])> {
         (Method::POST, "/api/v1/items", json!({}), admin),
         (Method::PUT, "/api/v1/items/MZJ-001", json!({}), admin),
         (Method::POST, "/api/v1/catalogue/import?format=csv", json!({}), admin),
-        (Method::POST, "/api/v1/places", json!({"code": "330822009", "name": "x", "level": "township", "parent": "330822"}), admin),
+        (
+            Method::POST,
+            "/api/v1/places",
+            json!({"code": "330822009", "name": "x", "level": "township", "parent": "330822"}),
+            admin,
+        ),
         (Method::POST, "/api/v1/zones", json!({"code": "z", "name": "z"}), admin),
         (Method::POST, "/api/v1/departments", json!({"code": "d", "name": "d"}), admin),
-        (Method::POST, "/api/v1/windows", json!({"code": "Z9", "name": "z", "zone": "general", "general": true}), admin),
+        (
+            Method::POST,
+            "/api/v1/windows",
+            json!({"code": "Z9", "name": "z", "zone": "general", "general": true}),
+            admin,
+        ),
         (Method::GET, "/api/v1/staff", Value::Null, admin),
         (Method::POST, "/api/v1/staff", json!({}), admin),
         (Method::PUT, "/api/v1/staff/1", json!({"role": "admin", "place": "330822", "active": true}), admin),
@@ -99,14 +114,25 @@ async fn access_matrix(db: Db) {
         for (user, token) in &tokens {
             let status = send(Some(token)).await.unwrap().status();
             if allowed.contains(user) {
-                assert!(status != StatusCode::FORBIDDEN && status != StatusCode::UNAUTHORIZED, "{user} may {method} {path}: {status}");
+                assert!(
+                    status != StatusCode::FORBIDDEN && status != StatusCode::UNAUTHORIZED,
+                    "{user} may {method} {path}: {status}"
+                );
             } else {
                 assert_eq!(status, StatusCode::FORBIDDEN, "{user} may not {method} {path}");
             }
         }
     }
     // Reading the catalogue and the organisation is public.
-    for path in ["/api/v1/items", "/api/v1/items/MZJ-001", "/api/v1/places", "/api/v1/zones", "/api/v1/departments", "/api/v1/windows", "/api/v1/stats/coverage"] {
+    for path in [
+        "/api/v1/items",
+        "/api/v1/items/MZJ-001",
+        "/api/v1/places",
+        "/api/v1/zones",
+        "/api/v1/departments",
+        "/api/v1/windows",
+        "/api/v1/stats/coverage",
+    ] {
         assert_eq!(app.get(path).await.status(), StatusCode::OK, "{path}");
     }
 }
@@ -127,7 +153,16 @@ async fn cookie_sessions_need_the_csrf_token(db: Db) {
     let body = json!({"code": "Z9", "name": "新窗口", "zone": "general", "general": true});
     let r = app.client.post(app.url("/api/v1/windows")).header("cookie", &cookie).json(&body).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN, "no CSRF token");
-    let csrf: Value = app.client.get(app.url("/api/v1/session")).header("cookie", &cookie).send().await.unwrap().json().await.unwrap();
+    let csrf: Value = app
+        .client
+        .get(app.url("/api/v1/session"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(csrf["staff"]["username"] == "admin");
     // The token is on every page for forms.
     let html = app.client.get(app.url("/admin")).header("cookie", &cookie).send().await.unwrap().text().await.unwrap();

@@ -41,14 +41,20 @@ async fn search_filters_by_department_zone_trips_and_channel(db: Db) {
     let v = app.get_json("/api/v1/items?department=mzj&limit=200").await;
     assert_eq!(v["total"], 15);
     let v = app.get_json("/api/v1/items?channel=village&limit=200").await;
-    assert!(v["items"].as_array().unwrap().iter().all(|i| i["channels"].as_array().unwrap().contains(&json!("village"))));
+    assert!(v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|i| i["channels"].as_array().unwrap().contains(&json!("village"))));
     assert!(v["total"].as_u64().unwrap() >= 20);
     // A bad filter value is a clear 422 naming the field, not an empty list.
     let r = app.get("/api/v1/items?trip_level=7").await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let e: Value = r.json().await.unwrap();
     assert_eq!(e["field"], "trip_level");
-    assert!(e["message"].as_str().unwrap().contains("跑动次数") && e["message_en"].as_str().unwrap().contains("trip level"));
+    assert!(
+        e["message"].as_str().unwrap().contains("跑动次数") && e["message_en"].as_str().unwrap().contains("trip level")
+    );
     let r = app.get("/api/v1/items?colour=red").await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
 }
@@ -122,18 +128,36 @@ async fn an_edit_makes_a_new_version_and_keeps_the_old(db: Db) {
 async fn xlsx_import_with_a_bad_row_is_refused_whole(db: Db) {
     let app = spawn_app(db).await;
     let token = app.login("admin").await;
-    let before = app.client.get(app.url("/api/v1/catalogue/export?format=json")).send().await.unwrap().bytes().await.unwrap();
+    let before =
+        app.client.get(app.url("/api/v1/catalogue/export?format=json")).send().await.unwrap().bytes().await.unwrap();
 
     let mut book = rust_xlsxwriter::Workbook::new();
     let sheet = book.add_worksheet();
-    let header = ["事项编码", "事项名称", "实施部门", "业务板块", "跑动次数", "办理渠道", "法定时限（工作日）", "承诺时限（工作日）", "申请材料"];
+    let header = [
+        "事项编码",
+        "事项名称",
+        "实施部门",
+        "业务板块",
+        "跑动次数",
+        "办理渠道",
+        "法定时限（工作日）",
+        "承诺时限（工作日）",
+        "申请材料",
+    ];
     for (c, h) in header.iter().enumerate() {
         sheet.write_string(0, c as u16, *h).unwrap();
     }
     // Rows 2..=8 in Excel's numbering; row 7 (index 6) names a department that does not exist.
     for r in 1..8u32 {
         let department = if r == 6 { "火星管理局" } else { "民政局" };
-        let cells = [format!("NEW-{r:03}"), format!("新事项{r}"), department.into(), "综合事务".into(), "1".into(), "窗口".into()];
+        let cells = [
+            format!("NEW-{r:03}"),
+            format!("新事项{r}"),
+            department.into(),
+            "综合事务".into(),
+            "1".into(),
+            "窗口".into(),
+        ];
         for (c, v) in cells.iter().enumerate() {
             sheet.write_string(r, c as u16, v).unwrap();
         }
@@ -159,7 +183,8 @@ async fn xlsx_import_with_a_bad_row_is_refused_whole(db: Db) {
     assert!(errors[0]["zh"].as_str().unwrap().contains("火星管理局"));
     assert!(errors[0]["en"].as_str().unwrap().contains("does not exist"));
 
-    let after = app.client.get(app.url("/api/v1/catalogue/export?format=json")).send().await.unwrap().bytes().await.unwrap();
+    let after =
+        app.client.get(app.url("/api/v1/catalogue/export?format=json")).send().await.unwrap().bytes().await.unwrap();
     assert_eq!(before, after, "the catalogue changed after a refused import");
     assert_eq!(app.get("/api/v1/items/NEW-001").await.status(), StatusCode::NOT_FOUND);
 }
@@ -187,7 +212,11 @@ async fn export_and_import_round_trip_in_every_format(db: Db) {
             .unwrap();
         assert_eq!(r.status(), StatusCode::OK, "{format}");
         let v: Value = r.json().await.unwrap();
-        assert_eq!(v, json!({"created": 0, "updated": 0, "unchanged": 200}), "{format}: an export imports back unchanged");
+        assert_eq!(
+            v,
+            json!({"created": 0, "updated": 0, "unchanged": 200}),
+            "{format}: an export imports back unchanged"
+        );
     }
     // A CSV with a new item and a changed one.
     let csv = "事项编码,事项名称,实施部门,业务板块,跑动次数,办理渠道,法定时限（工作日）,承诺时限（工作日）\n\
@@ -222,7 +251,10 @@ async fn coverage_matches_a_hand_count(db: Db) {
     assert_eq!((zone("general")["items"].clone(), zone("general")["zero_trip"].clone()), (json!(96), json!(36)));
     assert_eq!(zone("general")["at_most_one_trip"], 95);
     assert_eq!((zone("social")["items"].clone(), zone("social")["zero_trip"].clone()), (json!(21), json!(12)));
-    assert_eq!((zone("investment")["items"].clone(), zone("investment")["at_most_one_trip"].clone()), (json!(32), json!(28)));
+    assert_eq!(
+        (zone("investment")["items"].clone(), zone("investment")["at_most_one_trip"].clone()),
+        (json!(32), json!(28))
+    );
     let mzj = c["by_department"].as_array().unwrap().iter().find(|r| r["code"] == "mzj").unwrap().clone();
     assert_eq!((mzj["items"].clone(), mzj["zero_trip"].clone()), (json!(15), json!(7)));
     assert_eq!(c["volume_weighted_zero_trip_share"], Value::Null, "no cases yet");

@@ -29,7 +29,10 @@ async fn malformed_wrong_typed_and_oversize_bodies_are_refused(db: Db) {
     let bodies: [(&str, &str); 7] = [
         ("malformed", "{\"name\": "),
         ("not an object", "[1, 2, 3]"),
-        ("wrong types", "{\"code\": 5, \"name\": [1], \"place\": {}, \"zone\": true, \"general\": \"maybe\", \"username\": 1}"),
+        (
+            "wrong types",
+            "{\"code\": 5, \"name\": [1], \"place\": {}, \"zone\": true, \"general\": \"maybe\", \"username\": 1}",
+        ),
         ("empty object", "{}"),
         ("null", "null"),
         ("oversize", huge.as_str()),
@@ -49,7 +52,10 @@ async fn malformed_wrong_typed_and_oversize_bodies_are_refused(db: Db) {
             let status = r.status();
             assert!(status.is_client_error(), "{method} {path} with {what}: {status}");
             let e: Value = r.json().await.unwrap_or_else(|_| panic!("{method} {path} {what}: error body is JSON"));
-            assert!(e["code"].is_string() && e["message"].is_string() && e["message_en"].is_string(), "{method} {path} {what}: {e}");
+            assert!(
+                e["code"].is_string() && e["message"].is_string() && e["message_en"].is_string(),
+                "{method} {path} {what}: {e}"
+            );
         }
         // No content type at all.
         let r = app
@@ -114,7 +120,14 @@ async fn unknown_ids_and_bad_parameters(db: Db) {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let r = app.client.post(app.url("/api/v1/catalogue/import?format=pdf")).bearer_auth(&token).body("x").send().await.unwrap();
+    let r = app
+        .client
+        .post(app.url("/api/v1/catalogue/import?format=pdf"))
+        .bearer_auth(&token)
+        .body("x")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
 }
 

@@ -88,10 +88,15 @@ async fn each_county_sees_only_its_own(db: Db) {
 
     // Each admin sees and changes only their own county.
     let kh_admin = app.login("kh_admin").await;
-    let staff: Value = app.client.get(app.url("/api/v1/staff")).bearer_auth(&kh_admin).send().await.unwrap().json().await.unwrap();
-    assert_eq!(staff.as_array().unwrap().iter().map(|s| s["username"].as_str().unwrap()).collect::<Vec<_>>(), vec!["kh_admin"]);
+    let staff: Value =
+        app.client.get(app.url("/api/v1/staff")).bearer_auth(&kh_admin).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        staff.as_array().unwrap().iter().map(|s| s["username"].as_str().unwrap()).collect::<Vec<_>>(),
+        vec!["kh_admin"]
+    );
     let cs_admin = app.login("admin").await;
-    let staff: Value = app.client.get(app.url("/api/v1/staff")).bearer_auth(&cs_admin).send().await.unwrap().json().await.unwrap();
+    let staff: Value =
+        app.client.get(app.url("/api/v1/staff")).bearer_auth(&cs_admin).send().await.unwrap().json().await.unwrap();
     assert!(staff.as_array().unwrap().iter().all(|s| s["place"].as_str().unwrap().starts_with("330822")));
     assert!(staff.as_array().unwrap().len() >= 9);
 

@@ -6,6 +6,7 @@ pub mod calendar;
 pub mod catalogue;
 pub mod error;
 pub mod ids;
+pub mod lobby;
 pub mod mask;
 pub mod place;
 pub mod search;

@@ -9,6 +9,7 @@ mod auth;
 mod catalogue;
 mod db;
 mod error;
+mod lobby;
 mod org;
 pub mod seed;
 mod write;
@@ -18,6 +19,7 @@ pub use auth::{NewStaff, Role, SessionInfo, Staff};
 pub use catalogue::{Coverage, CoverageRow, ImportOutcome, StoredItem};
 pub use db::{Backend, Store, StoreOptions};
 pub use error::StoreError;
+pub use lobby::{CallShown, LobbySettings, NewTicket, Placement, Queue, TicketView, WindowAction, WindowView};
 pub use org::{Department, Place, Window, Zone};
 pub use write::{Actor, Event, WriteTx};
 

@@ -72,8 +72,24 @@ impl Store {
         for d in &c.departments {
             tx.save_department(&Department { place: county.to_string(), ..d.clone() }).await?;
         }
+        // One queue per zone that has windows, lettered like its windows (A1 → queue A); each window
+        // serves its zone's queue.
+        let mut queues: Vec<(String, i64)> = Vec::new();
         for w in &c.windows {
-            tx.save_window(&Window { place: county.to_string(), ..w.clone() }).await?;
+            let window_id = tx.save_window(&Window { place: county.to_string(), ..w.clone() }).await?;
+            let queue_id = match queues.iter().find(|(z, _)| *z == w.zone) {
+                Some((_, id)) => *id,
+                None => {
+                    let prefix: String = w.code.chars().take_while(|c| c.is_ascii_uppercase()).collect();
+                    let zone_name =
+                        c.zones.iter().find(|z| z.code == w.zone).map(|z| z.name.clone()).unwrap_or_default();
+                    let name = if w.general { format!("{zone_name}（综合受理）") } else { zone_name };
+                    let id = tx.save_queue(county.as_str(), &w.zone, &prefix, &name, &w.zone).await?;
+                    queues.push((w.zone.clone(), id));
+                    id
+                }
+            };
+            tx.add_window_queue(window_id, queue_id, 0).await?;
         }
         // Departments are visible to this transaction only, so build the references from it.
         let departments: Vec<(i64, String, String, String, String, String)> = sqlx::query_as(

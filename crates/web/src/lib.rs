@@ -5,6 +5,7 @@
 pub mod api;
 pub mod auth;
 pub mod catalogue;
+pub mod display;
 pub mod error;
 mod metrics;
 mod openapi;
@@ -17,13 +18,14 @@ use axum::routing::get;
 use axum::Router;
 use catalogue::CatalogueCache;
 use onewindow_core::place::{PlaceCode, PlaceLevel};
-use onewindow_store::{Store, StoreError};
+use onewindow_store::{LobbySettings, Store, StoreError};
 use std::sync::Arc;
 
 #[derive(Debug, Clone, Default)]
 pub struct AppOptions {
     /// The county whose catalogue the public sees when a request names none.
     pub default_place: Option<PlaceCode>,
+    pub lobby: LobbySettings,
 }
 
 #[derive(Clone)]
@@ -32,6 +34,8 @@ pub struct AppState {
     pub catalogue: CatalogueCache,
     pub default_place: PlaceCode,
     pub metrics: Arc<metrics::Metrics>,
+    pub lobby: Arc<LobbySettings>,
+    pub display: display::DisplayHub,
 }
 
 impl AppState {
@@ -48,7 +52,17 @@ impl AppState {
         };
         let catalogue = CatalogueCache::new(&store).await?;
         catalogue.follow(store.clone());
-        Ok(AppState { store, catalogue, default_place, metrics: Arc::new(metrics::Metrics::default()) })
+        let display = display::DisplayHub::default();
+        display.follow(store.clone());
+        expire_old_tickets(store.clone());
+        Ok(AppState {
+            store,
+            catalogue,
+            default_place,
+            metrics: Arc::new(metrics::Metrics::default()),
+            lobby: Arc::new(opts.lobby),
+            display,
+        })
     }
 }
 
@@ -65,6 +79,19 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
+}
+
+/// Tickets left from earlier days are closed as expired: at start and then every ten minutes, so a
+/// hall that forgot to close its day starts the next one clean.
+fn expire_old_tickets(store: Store) {
+    tokio::spawn(async move {
+        loop {
+            if let Err(e) = store.expire_tickets(None, false).await {
+                tracing::warn!(error = %e, "expiring old tickets failed");
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(600)).await;
+        }
+    });
 }
 
 async fn healthz(State(s): State<AppState>) -> Response {

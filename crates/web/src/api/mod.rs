@@ -2,6 +2,7 @@
 //! access-matrix test.
 
 pub mod catalogue;
+pub mod lobby;
 pub mod org;
 pub mod session;
 pub mod stats;
@@ -32,4 +33,24 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/staff", get(org::staff_list).post(org::create_staff))
         .route("/api/v1/staff/{id}", put(org::update_staff))
         .route("/api/v1/stats/coverage", get(stats::coverage))
+        .route("/api/v1/tickets", post(lobby::issue))
+        .route("/api/v1/tickets/{token}", get(lobby::status))
+        .route("/api/v1/tickets/{token}/late", post(lobby::late))
+        .route("/api/v1/queues", get(lobby::queues))
+        .route("/api/v1/windows/{window}", get(lobby::window))
+        .route("/api/v1/windows/{window}/call-next", post(lobby::call_next))
+        .route("/api/v1/windows/{window}/recall", post(lobby::recall))
+        .route("/api/v1/windows/{window}/start", post(lobby::start))
+        .route("/api/v1/windows/{window}/finish", post(lobby::finish))
+        .route("/api/v1/windows/{window}/no-show", post(lobby::no_show))
+        .route("/api/v1/windows/{window}/hold", post(lobby::hold))
+        .route("/api/v1/windows/{window}/resume", post(lobby::resume))
+        .route("/api/v1/windows/{window}/call", post(lobby::call))
+        .route("/api/v1/windows/{window}/transfer", post(lobby::transfer))
+        .route("/api/v1/windows/{window}/pause", post(lobby::pause))
+        .route("/api/v1/windows/{window}/unpause", post(lobby::unpause))
+        .route("/api/v1/windows/{window}/queues", put(lobby::set_queues))
+        .route("/api/v1/halls/{hall}/close", post(lobby::close_hall))
+        .route("/api/v1/display/{hall}", get(crate::display::snapshot))
+        .route("/api/v1/display/{hall}/events", get(crate::display::events))
 }
