@@ -33,7 +33,8 @@ struct DbArgs {
     /// `postgres://…` to run on PostgreSQL, or `sqlite://…`; default: SQLite in the data dir.
     #[arg(long, global = true, env = "ONEWINDOW_DATABASE_URL")]
     database_url: Option<String>,
-    /// A TOML file with `listen`, `data_dir`, `database_url`, `default_place`; flags and environment win.
+    /// A TOML file with `listen`, `data_dir`, `database_url`, `default_place`, `public_url`, `sms_gateway`,
+    /// `sms_url`, `sms_max_attempts`; flags and environment win.
     #[arg(long, global = true, env = "ONEWINDOW_CONFIG")]
     config: Option<PathBuf>,
 }
@@ -48,6 +49,12 @@ enum Command {
         /// Do not load the demo county into an empty database.
         #[arg(long)]
         no_demo: bool,
+        /// Where SMS go: `log` (write them to the log) or `http` (POST to --sms-url); see docs/sms.md.
+        #[arg(long, env = "ONEWINDOW_SMS_GATEWAY", value_parser = ["log", "http"])]
+        sms_gateway: Option<String>,
+        /// The SMS provider adapter's endpoint (http://…) for the `http` gateway.
+        #[arg(long, env = "ONEWINDOW_SMS_URL")]
+        sms_url: Option<String>,
     },
     /// Import or export the service catalogue.
     #[command(subcommand)]
@@ -105,6 +112,11 @@ struct ConfigFile {
     default_place: Option<String>,
     /// The address citizens open from SMS links.
     public_url: Option<String>,
+    /// `log` or `http` (see docs/sms.md).
+    sms_gateway: Option<String>,
+    sms_url: Option<String>,
+    /// Attempts before an SMS is dead-lettered.
+    sms_max_attempts: Option<u32>,
 }
 
 struct Settings {
@@ -112,6 +124,10 @@ struct Settings {
     lobby: onewindow_store::LobbySettings,
     store: StoreOptions,
     default_place: Option<PlaceCode>,
+    /// The config file's SMS keys; `serve` merges its flags over them ([`sms_options`]).
+    sms_gateway: Option<String>,
+    sms_url: Option<String>,
+    sms_max_attempts: Option<u32>,
 }
 
 fn settings(db: &DbArgs, listen: Option<SocketAddr>) -> Result<Settings> {
@@ -137,7 +153,56 @@ fn settings(db: &DbArgs, listen: Option<SocketAddr>) -> Result<Settings> {
         public_url: file.public_url.unwrap_or_else(|| format!("http://{listen}")),
         ..Default::default()
     };
-    Ok(Settings { listen, lobby, store, default_place })
+    Ok(Settings {
+        listen,
+        lobby,
+        store,
+        default_place,
+        sms_gateway: file.sms_gateway,
+        sms_url: file.sms_url,
+        sms_max_attempts: file.sms_max_attempts,
+    })
+}
+
+/// The SMS sender's options: flags and environment over the config file. A URL alone implies `http`.
+fn sms_options(
+    s: &Settings,
+    gateway: Option<String>,
+    url: Option<String>,
+) -> Result<onewindow_web::outbox::SmsOptions> {
+    use onewindow_web::outbox::{Gateway, SmsOptions};
+    let url = url.or_else(|| s.sms_url.clone()).map(|u| u.trim().to_string()).filter(|u| !u.is_empty());
+    let gateway = gateway.or_else(|| s.sms_gateway.clone()).unwrap_or_else(|| {
+        if url.is_some() {
+            "http".into()
+        } else {
+            "log".into()
+        }
+    });
+    let gateway = match gateway.trim() {
+        "log" => Gateway::Log,
+        "http" => {
+            let Some(url) = url else { bail!("the http SMS gateway needs --sms-url (ONEWINDOW_SMS_URL, sms_url)") };
+            let parsed = reqwest::Url::parse(&url).with_context(|| format!("the SMS URL {url}"))?;
+            match parsed.scheme() {
+                "http" => {}
+                "https" => bail!(
+                    "the SMS URL must be http://: this build has no TLS; run the provider adapter next to the server (docs/sms.md)"
+                ),
+                other => bail!("the SMS URL must be http://, not {other}://"),
+            }
+            Gateway::Http { url, timeout: SmsOptions::DEFAULT_HTTP_TIMEOUT }
+        }
+        other => bail!("sms_gateway must be log or http, not {other:?}"),
+    };
+    let mut opts = SmsOptions { gateway, ..SmsOptions::default() };
+    if let Some(n) = s.sms_max_attempts {
+        if n == 0 {
+            bail!("sms_max_attempts must be at least 1");
+        }
+        opts.max_attempts = n;
+    }
+    Ok(opts)
 }
 
 async fn only_county(store: &Store, place: Option<String>) -> Result<PlaceCode> {
@@ -163,8 +228,9 @@ async fn main() -> Result<()> {
         .init();
     let cli = Cli::parse();
     match cli.command {
-        Command::Serve { listen, no_demo } => {
+        Command::Serve { listen, no_demo, sms_gateway, sms_url } => {
             let s = settings(&cli.db, listen)?;
+            let sms = sms_options(&s, sms_gateway, sms_url)?;
             let store = Store::open(&s.store).await.context("opening the database")?;
             let mut demo_loaded = false;
             if !no_demo && store.is_empty().await? {
@@ -174,7 +240,7 @@ async fn main() -> Result<()> {
             }
             let state = onewindow_web::AppState::new(
                 store.clone(),
-                onewindow_web::AppOptions { default_place: s.default_place, lobby: s.lobby },
+                onewindow_web::AppOptions { default_place: s.default_place, lobby: s.lobby, sms },
             )
             .await
             .context("starting the application")?;

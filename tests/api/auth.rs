@@ -183,4 +183,38 @@ async fn cookie_sessions_need_the_csrf_token(db: Db) {
     assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"));
 }
 
-backend_tests!(login_logout_and_revocation, access_matrix, cookie_sessions_need_the_csrf_token);
+
+async fn redirects_stay_on_site_and_forms_stay_same_origin(db: Db) {
+    let app = spawn_app(db).await;
+    for back in ["/%5Cevil.example/phish", "//evil.example", "https://evil.example"] {
+        let r = app.get(&format!("/lang?to=en&back={back}")).await;
+        assert_eq!(r.headers()["location"], "/", "{back}");
+    }
+    assert_eq!(app.get("/lang?to=en&back=/items").await.headers()["location"], "/items");
+    let r = app
+        .client
+        .post(app.url("/login"))
+        .form(&[("username", "admin"), ("password", DEMO_PASSWORD), ("next", "/\\evil.example")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()["location"], "/admin");
+    // A login posted from another site is refused (login CSRF).
+    let r = app
+        .client
+        .post(app.url("/login"))
+        .header("origin", "https://evil.example")
+        .form(&[("username", "admin"), ("password", DEMO_PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(r.headers().get("set-cookie").is_none());
+}
+
+backend_tests!(
+    login_logout_and_revocation,
+    access_matrix,
+    cookie_sessions_need_the_csrf_token,
+    redirects_stay_on_site_and_forms_stay_same_origin,
+);

@@ -8,5 +8,7 @@ mod auth;
 mod browser;
 mod catalogue;
 mod input;
+mod lobby;
 mod places;
+mod sms;
 mod store;

@@ -42,9 +42,10 @@ pub struct Store {
 
 pub(crate) struct Inner {
     pub(crate) backend: Backend,
-    /// Reads, and on PostgreSQL writes too.
+    /// Reads.
     pub(crate) pool: AnyPool,
-    /// Writes. On SQLite this pool has one connection: a single writer never meets SQLITE_BUSY from
+    /// Writes. On PostgreSQL a few connections (writers serialise on an advisory lock anyway). On
+    /// SQLite one connection: a single writer never meets SQLITE_BUSY from
     /// another writer of this process, and it is where group commit will batch.
     pub(crate) writer: AnyPool,
     pub(crate) events: broadcast::Sender<Event>,
@@ -102,13 +103,20 @@ impl Store {
                 (pool, writer)
             }
             Backend::Postgres => {
+                // Writers wait for one advisory lock; giving them their own few connections keeps a
+                // burst of writes from taking every connection that reads need.
+                let writer = AnyPoolOptions::new()
+                    .max_connections(4)
+                    .acquire_timeout(Duration::from_secs(60))
+                    .connect_with(connect.clone())
+                    .await?;
+                POSTGRES_MIGRATIONS.run(&writer).await?;
                 let pool = AnyPoolOptions::new()
                     .max_connections(opts.max_connections.max(2))
                     .acquire_timeout(Duration::from_secs(30))
                     .connect_with(connect)
                     .await?;
-                POSTGRES_MIGRATIONS.run(&pool).await?;
-                (pool.clone(), pool)
+                (pool, writer)
             }
         };
         let (events, _) = broadcast::channel(4096);

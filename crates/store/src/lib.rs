@@ -10,7 +10,9 @@ mod catalogue;
 mod db;
 mod error;
 mod lobby;
+mod lobby_report;
 mod org;
+mod outbox;
 pub mod seed;
 mod write;
 
@@ -19,8 +21,10 @@ pub use auth::{NewStaff, Role, SessionInfo, Staff};
 pub use catalogue::{Coverage, CoverageRow, ImportOutcome, StoredItem};
 pub use db::{Backend, Store, StoreOptions};
 pub use error::StoreError;
+pub use lobby_report::{LoadBalance, LobbyReport, LobbyRow};
 pub use lobby::{CallShown, LobbySettings, NewTicket, Placement, Queue, TicketView, WindowAction, WindowView};
 pub use org::{Department, Place, Window, Zone};
+pub use outbox::{OutboxCounts, OutboxMessage};
 pub use write::{Actor, Event, WriteTx};
 
 /// Milliseconds since the Unix epoch, UTC: the one time format in the database.

@@ -409,18 +409,20 @@ impl Store {
         .bind(queue_id)
         .fetch_all(self.pool())
         .await?;
-        let streak: i64 = sqlx::query_scalar("SELECT priority_streak FROM queues WHERE id = $1")
-            .bind(queue_id)
-            .fetch_one(self.pool())
-            .await?;
+        let streak: i64 =
+            sqlx::query_scalar("SELECT priority_streak FROM queues WHERE id = $1").bind(queue_id).fetch_one(self.pool()).await?;
         let state = QueueState {
-            waiting: waiting
-                .into_iter()
-                .map(|(id, p, sort_key)| Waiting { id, priority: p != "normal", sort_key })
-                .collect(),
+            waiting: waiting.into_iter().map(|(id, p, sort_key)| Waiting { id, priority: p != "normal", sort_key }).collect(),
             priority_streak: streak.max(0) as u32,
         };
         let ahead = lobby::ahead_of(&state, s.rule, t.id).unwrap_or(0);
+        t.ahead = Some(ahead);
+        t.estimated_wait_minutes = Some(self.wait_minutes(queue_id, ahead, s).await?);
+        Ok(())
+    }
+
+    /// The wait for someone with `ahead` people before them in a queue: see [`lobby::estimate_wait_minutes`].
+    async fn wait_minutes(&self, queue_id: i64, ahead: usize, s: &LobbySettings) -> Result<i64, StoreError> {
         let recent: Vec<i64> = sqlx::query_scalar(
             "SELECT p.ended_at - p.started_at FROM ticket_periods p JOIN tickets t ON t.id = p.ticket_id \
              WHERE t.queue_id = $1 AND p.kind = 'serving' AND p.ended_at IS NOT NULL ORDER BY p.ended_at DESC LIMIT $2",
@@ -437,10 +439,7 @@ impl Store {
         .fetch_one(self.pool())
         .await?;
         let recent_secs: Vec<i64> = recent.into_iter().map(|ms| ms / 1000).collect();
-        t.ahead = Some(ahead);
-        t.estimated_wait_minutes =
-            Some(lobby::estimate_wait_minutes(ahead, &recent_secs, windows as usize, s.default_service_secs));
-        Ok(())
+        Ok(lobby::estimate_wait_minutes(ahead, &recent_secs, windows as usize, s.default_service_secs))
     }
 
     pub async fn issue_ticket(
@@ -508,8 +507,20 @@ impl Store {
         .fetch_one(tx.conn())
         .await?;
         tx.open_period(id, "waiting", None, now).await?;
-        let state = tx.queue_state(queue_id).await?;
-        let ahead = lobby::ahead_of(&state, s.rule, id).unwrap_or(0);
+        // A new normal ticket is last: everyone waiting is ahead. A priority one needs the rule.
+        let ahead = if n.priority.is_priority() {
+            let state = tx.queue_state(queue_id).await?;
+            lobby::ahead_of(&state, s.rule, id).unwrap_or(0)
+        } else {
+            let others: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM tickets WHERE queue_id = $1 AND status = 'waiting' AND target_window_id IS NULL AND id <> $2",
+            )
+            .bind(queue_id)
+            .bind(id)
+            .fetch_one(tx.conn())
+            .await?;
+            others as usize
+        };
         sqlx::query("UPDATE tickets SET initial_ahead = $1 WHERE id = $2")
             .bind(ahead as i64)
             .bind(id)
@@ -538,7 +549,8 @@ impl Store {
         }
         tx.commit().await?;
         let mut t = self.ticket_by_id(id).await?;
-        self.estimate(&mut t, s).await?;
+        t.ahead = Some(ahead);
+        t.estimated_wait_minutes = Some(self.wait_minutes(queue_id, ahead, s).await?);
         Ok(t)
     }
 
@@ -1174,5 +1186,62 @@ impl Store {
                 Ok((seq, CallShown { number: s("number"), window: s("window"), text: s("text"), at }))
             })
             .collect()
+    }
+}
+
+impl Store {
+    /// Changes a queue's numbering: prefix, first number of the day and the daily maximum.
+    pub async fn set_queue_numbering(
+        &self,
+        actor: &Actor,
+        place: &PlaceCode,
+        queue: &str,
+        prefix: &str,
+        start_number: i64,
+        daily_max: i64,
+    ) -> Result<(), StoreError> {
+        let prefix = lobby::parse_prefix(prefix)?;
+        if start_number < 0 || daily_max < start_number.max(1) || daily_max > 99_999 {
+            return Err(StoreError::Invalid(
+                FieldError::new(
+                    "daily_max",
+                    "起始号不能为负，每日上限须不小于起始号且不超过99999",
+                    "the start cannot be negative; the daily maximum must be at least the start and at most 99999",
+                )
+                .into(),
+            ));
+        }
+        let mut tx = self.begin(actor).await?;
+        let taken: Option<String> =
+            sqlx::query_scalar("SELECT code FROM queues WHERE place_code = $1 AND prefix = $2 AND code <> $3")
+                .bind(place.as_str())
+                .bind(&prefix)
+                .bind(queue)
+                .fetch_optional(tx.conn())
+                .await?;
+        if let Some(other) = taken {
+            return Err(StoreError::conflict("prefix", format!("前缀 {prefix} 已被队列 {other} 使用"), format!("prefix {prefix} is used by queue {other}")));
+        }
+        let n = sqlx::query("UPDATE queues SET prefix = $1, start_number = $2, daily_max = $3 WHERE place_code = $4 AND code = $5")
+            .bind(&prefix)
+            .bind(start_number)
+            .bind(daily_max)
+            .bind(place.as_str())
+            .bind(queue)
+            .execute(tx.conn())
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Err(StoreError::not_found(format!("queue {queue}")));
+        }
+        tx.record(
+            "queue.numbering",
+            place.as_str(),
+            &format!("queue:{queue}"),
+            json!({"prefix": prefix, "start_number": start_number, "daily_max": daily_max}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 }

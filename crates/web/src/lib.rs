@@ -9,6 +9,7 @@ pub mod display;
 pub mod error;
 mod metrics;
 mod openapi;
+pub mod outbox;
 pub mod pages;
 
 use axum::extract::{DefaultBodyLimit, State};
@@ -26,6 +27,8 @@ pub struct AppOptions {
     /// The county whose catalogue the public sees when a request names none.
     pub default_place: Option<PlaceCode>,
     pub lobby: LobbySettings,
+    /// The SMS sender (gateway, retries); started with the application unless disabled.
+    pub sms: outbox::SmsOptions,
 }
 
 #[derive(Clone)]
@@ -55,6 +58,9 @@ impl AppState {
         let display = display::DisplayHub::default();
         display.follow(store.clone());
         expire_old_tickets(store.clone());
+        if opts.sms.enabled {
+            outbox::start_outbox_worker(store.clone(), opts.sms.clone());
+        }
         Ok(AppState {
             store,
             catalogue,
@@ -77,6 +83,7 @@ pub fn router(state: AppState) -> Router {
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(api::JSON_BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
+        .layer(axum::middleware::from_fn(same_origin_forms))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
 }
@@ -110,6 +117,23 @@ async fn not_found(uri: axum::http::Uri) -> Response {
     } else {
         pages::not_found_page(uri.path()).into_response()
     }
+}
+
+/// Refuses a cross-site POST to a page (login CSRF, forged admin forms): when the browser says where
+/// the request comes from, it must be this site. API calls are covered by bearer tokens or the CSRF
+/// header instead.
+async fn same_origin_forms(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let unsafe_method = !matches!(*req.method(), axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS);
+    if unsafe_method && !req.uri().path().starts_with("/api/") {
+        let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
+        if let Some(origin) = req.headers().get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
+            let origin_host = origin.split("://").nth(1).unwrap_or_default();
+            if origin == "null" || origin_host != host {
+                return (StatusCode::FORBIDDEN, "跨站提交被拒绝 / cross-site form submission refused").into_response();
+            }
+        }
+    }
+    next.run(req).await
 }
 
 /// A strict Content-Security-Policy: only our own scripts and styles, no inline code, no framing.

@@ -16,10 +16,10 @@ use utoipa::OpenApi;
         catalogue::import, catalogue::export,
         org::places, org::save_place, org::zones, org::save_zone, org::departments, org::save_department,
         org::windows, org::save_window, org::staff_list, org::create_staff, org::update_staff,
-        stats::coverage,
+        stats::coverage, stats::lobby,
         lobby::issue, lobby::status, lobby::late, lobby::queues, lobby::window, lobby::call_next, lobby::recall,
         lobby::start, lobby::finish, lobby::no_show, lobby::hold, lobby::resume, lobby::call, lobby::transfer,
-        lobby::pause, lobby::unpause, lobby::set_queues, lobby::close_hall, display::snapshot, display::events,
+        lobby::pause, lobby::unpause, lobby::set_queues, lobby::close_hall, lobby::set_numbering, display::snapshot, display::events,
     ),
     tags((name = "catalogue", description = "事项清单 service items"), (name = "session", description = "staff sign-in"),
          (name = "organisation", description = "places, zones, departments, windows, staff"), (name = "stats", description = "reports"), (name = "lobby", description = "叫号 lobby queue"))

@@ -338,3 +338,25 @@ pub async fn close_hall(
     let n = s.store.expire_tickets(Some(&hall), true).await?;
     Ok(Json(serde_json::json!({"expired": n})))
 }
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NumberingRequest {
+    pub prefix: String,
+    pub start_number: i64,
+    pub daily_max: i64,
+}
+
+/// Set a queue's numbering: prefix, first number of the day, daily maximum (admin).
+#[utoipa::path(put, path = "/api/v1/queues/{queue}", tag = "lobby", params(("queue" = String, Path)), request_body = NumberingRequest,
+    responses((status = 204), (status = 403), (status = 404), (status = 409), (status = 422)))]
+pub async fn set_numbering(
+    State(s): State<AppState>,
+    crate::auth::Admin(me): crate::auth::Admin,
+    Path(queue): Path<String>,
+    Json(r): Json<NumberingRequest>,
+) -> ApiResult<StatusCode> {
+    let place = me.county()?;
+    s.store.set_queue_numbering(&me.staff().actor(), &place, &queue, &r.prefix, r.start_number, r.daily_max).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -5,7 +5,7 @@ use crate::api::catalogue::{run_search, ItemSummary, SearchParams};
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use onewindow_core::catalogue::{Channel, Item, TripLevel};
 use onewindow_core::place::PlaceCode;
 use onewindow_store::{Coverage, Department, StoredItem, Zone};
@@ -42,6 +42,36 @@ struct List {
     total: usize,
     items: Vec<ItemSummary>,
     error: Option<String>,
+    /// Where the previous and next pages are, when there are any.
+    prev_url: Option<String>,
+    next_url: Option<String>,
+    first_shown: usize,
+    last_shown: usize,
+}
+
+/// The list URL for another page of the same search.
+fn page_url(p: &SearchParams, offset: usize) -> String {
+    let mut q: Vec<(&str, String)> = Vec::new();
+    for (k, v) in [("q", &p.q), ("department", &p.department), ("zone", &p.zone), ("trip_level", &p.trip_level), ("channel", &p.channel)] {
+        if let Some(v) = v.as_ref().filter(|v| !v.is_empty()) {
+            q.push((k, v.clone()));
+        }
+    }
+    q.push(("offset", offset.to_string()));
+    let encoded: Vec<String> = q
+        .into_iter()
+        .map(|(k, v)| {
+            let v: String = v
+                .bytes()
+                .map(|b| match b {
+                    b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+                    _ => format!("%{b:02X}"),
+                })
+                .collect();
+            format!("{k}={v}")
+        })
+        .collect();
+    format!("/items?{}", encoded.join("&"))
 }
 
 impl List {
@@ -63,11 +93,16 @@ impl List {
 }
 
 pub async fn list(State(s): State<AppState>, t: Tr, Query(mut p): Query<SearchParams>) -> Response {
-    p.limit = Some(p.limit.unwrap_or(50));
+    let limit = p.limit.unwrap_or(50).clamp(1, 200);
+    p.limit = Some(limit);
+    let offset = p.offset.unwrap_or(0);
     let (total, items, error) = match run_search(&s, &p) {
         Ok(a) => (a.total, a.items, None),
         Err(e) => (0, Vec::new(), Some(e.message(t.en))),
     };
+    let prev_url = (offset > 0).then(|| page_url(&p, offset.saturating_sub(limit)));
+    let next_url = (offset + items.len() < total).then(|| page_url(&p, offset + limit));
+    let (first_shown, last_shown) = if items.is_empty() { (0, 0) } else { (offset + 1, offset + items.len()) };
     let departments = s.store.departments(Some(&s.default_place)).await.unwrap_or_default();
     let zones = s.store.zones().await.unwrap_or_default();
     render(&List {
@@ -83,6 +118,10 @@ pub async fn list(State(s): State<AppState>, t: Tr, Query(mut p): Query<SearchPa
         total,
         items,
         error,
+        prev_url,
+        next_url,
+        first_shown,
+        last_shown,
     })
 }
 
@@ -170,5 +209,41 @@ pub async fn coverage(State(s): State<AppState>, t: Tr, Query(q): Query<PlaceQue
     match s.store.coverage(&place).await {
         Ok(c) => render(&CoveragePage { t, c }),
         Err(e) => error_page(t, e.into()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "lobby_report.html")]
+struct LobbyReportPage {
+    t: Tr,
+    r: onewindow_store::LobbyReport,
+}
+
+impl LobbyReportPage {
+    fn sections(&self) -> Vec<(&'static str, &'static str, &'static str, &Vec<onewindow_store::LobbyRow>)> {
+        vec![
+            ("按队列", "By queue", "by-queue", &self.r.by_queue),
+            ("按窗口", "By window", "by-window", &self.r.by_window),
+            ("按工作人员", "By staff", "by-staff", &self.r.by_staff),
+            ("按部门", "By department", "by-department", &self.r.by_department),
+        ]
+    }
+}
+
+/// The lobby report page (leaders and admins).
+pub async fn lobby_report(
+    State(s): State<AppState>,
+    t: Tr,
+    crate::auth::MaybeStaff(me): crate::auth::MaybeStaff,
+    Query(q): Query<crate::api::stats::LobbyQuery>,
+) -> Response {
+    let Some(me) = me else { return axum::response::Redirect::to("/login?next=/stats/lobby").into_response() };
+    let scope = crate::api::stats::lobby_scope(&me, &q);
+    match scope {
+        Ok((place, day)) => match s.store.lobby_report(&place, &day).await {
+            Ok(r) => render(&LobbyReportPage { t, r }),
+            Err(e) => error_page(t, e.into()),
+        },
+        Err(e) => error_page(t, e),
     }
 }

@@ -25,7 +25,7 @@ pub struct Next {
 
 /// Only local paths: never an open redirect.
 fn safe_next(n: Option<String>) -> String {
-    n.filter(|n| n.starts_with('/') && !n.starts_with("//")).unwrap_or_else(|| "/admin".into())
+    n.filter(|n| super::is_local_path(n)).unwrap_or_else(|| "/admin".into())
 }
 
 pub async fn form(t: Tr, Query(q): Query<Next>) -> Response {

@@ -3,6 +3,7 @@
 
 mod admin;
 mod catalogue;
+mod lobby;
 mod login;
 
 use crate::auth::{cookie_value, MaybeStaff};
@@ -22,11 +23,13 @@ pub fn routes() -> Router<AppState> {
         .route("/items", get(catalogue::list))
         .route("/items/{code}", get(catalogue::item))
         .route("/stats/coverage", get(catalogue::coverage))
+        .route("/stats/lobby", get(catalogue::lobby_report))
         .route("/login", get(login::form).post(login::submit))
         .route("/logout", axum::routing::post(login::logout))
         .route("/lang", get(switch_lang))
         .route("/static/{file}", get(asset))
         .merge(admin::routes())
+        .merge(lobby::routes())
 }
 
 /// What every page needs: the language, who is signed in, the CSRF token for forms, the current path.
@@ -119,6 +122,12 @@ pub fn error_page(t: Tr, e: crate::error::ApiError) -> Response {
     (status, render(&MessagePage { t, title, message })).into_response()
 }
 
+/// A path on this site and nothing else, so a redirect to it is never an open redirect: browsers read
+/// `//host` and `/\host` as another site, so both are refused, as are control characters.
+pub fn is_local_path(p: &str) -> bool {
+    p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') && !p.chars().any(|c| c.is_control())
+}
+
 #[derive(Deserialize)]
 struct LangSwitch {
     to: String,
@@ -127,8 +136,7 @@ struct LangSwitch {
 
 async fn switch_lang(Query(q): Query<LangSwitch>) -> Response {
     let lang = if q.to == "en" { "en" } else { "zh" };
-    // Only local paths: never an open redirect.
-    let back = q.back.filter(|b| b.starts_with('/') && !b.starts_with("//")).unwrap_or_else(|| "/".into());
+    let back = q.back.filter(|b| is_local_path(b)).unwrap_or_else(|| "/".into());
     let back = back.replace("lang=en", "").trim_end_matches(['?', '&']).to_string();
     let mut res = Redirect::to(if back.is_empty() { "/" } else { &back }).into_response();
     if let Ok(v) = format!("lang={lang}; Path=/; Max-Age=31536000; SameSite=Lax").parse() {
@@ -144,7 +152,24 @@ async fn asset(axum::extract::Path(file): axum::extract::Path<String>) -> Respon
     let (ct, body) = match file.as_str() {
         "app.css" => ("text/css; charset=utf-8", APP_CSS),
         "app.js" => ("text/javascript; charset=utf-8", APP_JS),
+        "lobby.css" => ("text/css; charset=utf-8", include_str!("../../static/lobby.css")),
+        "lobby.js" => ("text/javascript; charset=utf-8", include_str!("../../static/lobby.js")),
         _ => return not_found_page(&format!("/static/{file}")),
     };
     ([(header::CONTENT_TYPE, ct), (header::CACHE_CONTROL, "public, max-age=300")], body).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_local_path;
+
+    #[test]
+    fn only_local_paths_are_redirect_targets() {
+        for ok in ["/", "/items?q=社保", "/admin"] {
+            assert!(is_local_path(ok), "{ok}");
+        }
+        for bad in ["//evil.example", "/\\evil.example", "https://evil.example", "evil", "/\tx", ""] {
+            assert!(!is_local_path(bad), "{bad}");
+        }
+    }
 }

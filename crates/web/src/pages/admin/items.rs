@@ -159,8 +159,8 @@ struct EditPage {
     ok: Option<String>,
     errors: FormErrors,
     form: ItemForm,
-    /// None for a new item; else (version, updated at).
-    current: Option<(i64, i64)>,
+    /// None for a new item; else (version, updated at, saved name).
+    current: Option<(i64, i64, String)>,
     departments: Vec<Department>,
     zones: Vec<Zone>,
     kinds: &'static [ItemKind],
@@ -223,7 +223,7 @@ async fn edit_page(
     ok: Option<String>,
     errors: FormErrors,
     form: ItemForm,
-    current: Option<(i64, i64)>,
+    current: Option<(i64, i64, String)>,
 ) -> Response {
     let (departments, zones) = match (s.store.departments(Some(county)).await, s.store.zones().await) {
         (Ok(d), Ok(z)) => (d, z),
@@ -271,7 +271,16 @@ pub async fn edit(
         true => format!("{m} (now version {})", stored.version),
     });
     let form = ItemForm::from_item(&stored.item);
-    edit_page(&s, t, &county, ok, FormErrors::default(), form, Some((stored.version, stored.updated_at))).await
+    edit_page(
+        &s,
+        t,
+        &county,
+        ok,
+        FormErrors::default(),
+        form,
+        Some((stored.version, stored.updated_at, stored.item.name.clone())),
+    )
+    .await
 }
 
 pub async fn update(
@@ -296,7 +305,16 @@ pub async fn update(
         }
         Err(e) => {
             let errors = FormErrors::new(e.into(), t.en);
-            edit_page(&s, t, &county, None, errors, form, Some((stored.version, stored.updated_at))).await
+            edit_page(
+                &s,
+                t,
+                &county,
+                None,
+                errors,
+                form,
+                Some((stored.version, stored.updated_at, stored.item.name.clone())),
+            )
+            .await
         }
     }
 }
