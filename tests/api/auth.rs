@@ -183,7 +183,6 @@ async fn cookie_sessions_need_the_csrf_token(db: Db) {
     assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"));
 }
 
-
 async fn redirects_stay_on_site_and_forms_stay_same_origin(db: Db) {
     let app = spawn_app(db).await;
     for back in ["/%5Cevil.example/phish", "//evil.example", "https://evil.example"] {

@@ -99,7 +99,9 @@ pub async fn spawn_with(db: Db, change: impl FnOnce(&mut seed::DemoCounty)) -> T
 pub async fn serve(store: Store, dir: PathBuf, url: String) -> TestApp {
     // Server-side errors show in the failing test's output.
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn,sqlx=error".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn,sqlx=error".into()),
+        )
         .with_test_writer()
         .try_init();
     let state = AppState::new(store.clone(), AppOptions::default()).await.unwrap();

@@ -17,7 +17,13 @@ async fn issue(app: &TestApp, body: Value, token: Option<&str>) -> reqwest::Resp
 }
 
 async fn window(app: &TestApp, token: &str, window: &str, action: &str, body: Value) -> reqwest::Response {
-    app.client.post(app.url(&format!("/api/v1/windows/{window}/{action}"))).bearer_auth(token).json(&body).send().await.unwrap()
+    app.client
+        .post(app.url(&format!("/api/v1/windows/{window}/{action}")))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
 }
 
 async fn ok_json(r: reqwest::Response) -> Value {
@@ -53,7 +59,8 @@ async fn concurrent_issue_and_call(db: Db) {
         async move {
             // Every tenth ticket is a priority ticket issued by a guide.
             if i % 10 == 0 {
-                issue(app, json!({"queue": "general", "priority": "elderly", "priority_reason": "80岁"}), Some(&guide)).await
+                issue(app, json!({"queue": "general", "priority": "elderly", "priority_reason": "80岁"}), Some(&guide))
+                    .await
             } else {
                 issue(app, json!({"queue": "general"}), None).await
             }
@@ -69,12 +76,16 @@ async fn concurrent_issue_and_call(db: Db) {
     assert!(numbers.contains("A001") && numbers.contains("A1000"));
 
     // The documented order, computed by the rule from the waiting tickets as they are now.
-    let waiting: Vec<(i64, String, i64)> = sqlx::query_as("SELECT id, priority, sort_key FROM tickets WHERE status = 'waiting'")
-        .fetch_all(&sqlx::AnyPool::connect(&app.store_url()).await.unwrap())
-        .await
-        .unwrap();
+    let waiting: Vec<(i64, String, i64)> =
+        sqlx::query_as("SELECT id, priority, sort_key FROM tickets WHERE status = 'waiting'")
+            .fetch_all(&sqlx::AnyPool::connect(&app.store_url()).await.unwrap())
+            .await
+            .unwrap();
     let state = QueueState {
-        waiting: waiting.into_iter().map(|(id, p, sort_key)| Waiting { id, priority: p != "normal", sort_key }).collect(),
+        waiting: waiting
+            .into_iter()
+            .map(|(id, p, sort_key)| Waiting { id, priority: p != "normal", sort_key })
+            .collect(),
         priority_streak: 0,
     };
     let expected = call_order(&state, CallRule::default());
@@ -102,7 +113,11 @@ async fn concurrent_issue_and_call(db: Db) {
     let all: Vec<i64> = per_window.iter().flatten().copied().collect();
     assert_eq!(all.len(), 1000);
     assert_eq!(all.iter().collect::<HashSet<_>>().len(), 1000, "a ticket was called twice");
-    assert!(per_window.iter().all(|w| w.len() > 50), "every window took its share: {:?}", per_window.iter().map(Vec::len).collect::<Vec<_>>());
+    assert!(
+        per_window.iter().all(|w| w.len() > 50),
+        "every window took its share: {:?}",
+        per_window.iter().map(Vec::len).collect::<Vec<_>>()
+    );
     // The calls, in commit order, follow the rule exactly.
     let called: Vec<String> = app
         .store
@@ -132,7 +147,10 @@ async fn one_ticket_per_window(db: Db) {
     assert_eq!(starts.iter().filter(|r| r.status() == StatusCode::OK).count(), 1);
     let r = starts.into_iter().find(|r| r.status() == StatusCode::CONFLICT).unwrap();
     let e: Value = r.json().await.unwrap();
-    assert!(e["message"].as_str().unwrap().contains("serving") || e["message"].as_str().unwrap().contains("状态"), "{e}");
+    assert!(
+        e["message"].as_str().unwrap().contains("serving") || e["message"].as_str().unwrap().contains("状态"),
+        "{e}"
+    );
     assert_eq!(app.get_json("/api/v1/queues").await[0]["waiting"], 4);
 }
 
@@ -146,13 +164,21 @@ async fn window_actions_keep_every_period(db: Db) {
 
     // Call A001 to A1; no-show needs recalls first; a recall changes nothing but the count.
     let t = ok_json(window(&app, &acceptor, "A1", "call-next", json!({})).await).await;
-    assert_eq!((t["number"].as_str(), t["window"].as_str(), t["status"].as_str()), (Some("A001"), Some("A1"), Some("called")));
+    assert_eq!(
+        (t["number"].as_str(), t["window"].as_str(), t["status"].as_str()),
+        (Some("A001"), Some("A1"), Some("called"))
+    );
     assert_eq!(window(&app, &acceptor, "A1", "no-show", json!({})).await.status(), StatusCode::CONFLICT);
     let r = ok_json(window(&app, &acceptor, "A1", "recall", json!({})).await).await;
     assert_eq!((r["status"].as_str(), r["recalls"].as_i64()), (Some("called"), Some(1)));
     // Transfer to the social-insurance queue, placed first: the number never changes.
-    let tr = ok_json(window(&app, &acceptor, "A1", "transfer", json!({"to_queue": "social", "placement": "first"})).await).await;
-    assert_eq!((tr["number"].as_str(), tr["queue"].as_str(), tr["status"].as_str()), (Some("A001"), Some("social"), Some("waiting")));
+    let tr =
+        ok_json(window(&app, &acceptor, "A1", "transfer", json!({"to_queue": "social", "placement": "first"})).await)
+            .await;
+    assert_eq!(
+        (tr["number"].as_str(), tr["queue"].as_str(), tr["status"].as_str()),
+        (Some("A001"), Some("social"), Some("waiting"))
+    );
     assert_eq!(tr["transfers"], 1);
     // A social window calls it; start, hold (fetching a document), resume at another window, finish.
     let g = ok_json(window(&app, &acceptor, "G1", "call-next", json!({})).await).await;
@@ -165,8 +191,14 @@ async fn window_actions_keep_every_period(db: Db) {
     ok_json(window(&app, &acceptor, "G2", "finish", json!({})).await).await;
 
     // Pause blocks calls; a reason is required.
-    assert_eq!(window(&app, &acceptor, "A2", "pause", json!({"reason": " "})).await.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(window(&app, &acceptor, "A2", "pause", json!({"reason": "午休"})).await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        window(&app, &acceptor, "A2", "pause", json!({"reason": " "})).await.status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        window(&app, &acceptor, "A2", "pause", json!({"reason": "午休"})).await.status(),
+        StatusCode::NO_CONTENT
+    );
     assert_eq!(window(&app, &acceptor, "A2", "call-next", json!({})).await.status(), StatusCode::CONFLICT);
     assert_eq!(window(&app, &acceptor, "A2", "unpause", json!({})).await.status(), StatusCode::NO_CONTENT);
     // Call a specific number; then no-show after two recalls.
@@ -276,7 +308,8 @@ async fn ticket_page_running_late_and_expiry(db: Db) {
     let n = app.store.expire_tickets(None, false).await.unwrap();
     assert_eq!(n, 8);
     assert_eq!(app.get_json(&format!("/api/v1/tickets/{token}")).await["status"], "expired");
-    let expired = app.store.events_after(0, 100_000).await.unwrap().into_iter().filter(|e| e.kind == "ticket.expired").count();
+    let expired =
+        app.store.events_after(0, 100_000).await.unwrap().into_iter().filter(|e| e.kind == "ticket.expired").count();
     assert_eq!(expired, 8);
     // A new day starts numbering again.
     assert_eq!(ok_json(issue(&app, json!({"queue": "general"}), None).await).await["number"], "A009");
@@ -299,7 +332,8 @@ async fn display_stream_follows_calls(db: Db) {
     ok_json(window(&app, &acceptor, "A3", "call-next", json!({})).await).await;
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
     while next_event(&mut text, "请 A001 号到 A3 窗口办理") {
-        let chunk = tokio::time::timeout_at(deadline, body.chunk()).await.expect("call reached the stream").unwrap().unwrap();
+        let chunk =
+            tokio::time::timeout_at(deadline, body.chunk()).await.expect("call reached the stream").unwrap().unwrap();
         text.push_str(&String::from_utf8_lossy(&chunk));
     }
     assert!(text.contains("event: call"));
@@ -307,7 +341,13 @@ async fn display_stream_follows_calls(db: Db) {
     drop(body);
     // Missed while disconnected: another call. The reconnect replays it, then current counts.
     ok_json(window(&app, &acceptor, "A4", "call-next", json!({})).await).await;
-    let r = app.client.get(app.url("/api/v1/display/330822/events")).header("last-event-id", snapshot_id.to_string()).send().await.unwrap();
+    let r = app
+        .client
+        .get(app.url("/api/v1/display/330822/events"))
+        .header("last-event-id", snapshot_id.to_string())
+        .send()
+        .await
+        .unwrap();
     let mut body = r;
     let mut text = String::new();
     while next_event(&mut text, "event: queues") {
@@ -345,7 +385,8 @@ async fn lobby_report_counts_the_day(db: Db) {
     ok_json(window(&app, &acceptor, "G1", "finish", json!({})).await).await;
 
     let leader = app.login("leader").await;
-    let r: Value = ok_json(app.client.get(app.url("/api/v1/stats/lobby")).bearer_auth(&leader).send().await.unwrap()).await;
+    let r: Value =
+        ok_json(app.client.get(app.url("/api/v1/stats/lobby")).bearer_auth(&leader).send().await.unwrap()).await;
     assert_eq!(r["overall"]["tickets"], 5);
     assert_eq!(r["overall"]["served"], 2);
     assert_eq!(r["overall"]["no_shows"], 1);

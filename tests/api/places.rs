@@ -53,6 +53,7 @@ fn kaihua() -> DemoCounty {
             department: None,
             place: "330824".into(),
         }],
+        item_flows: Default::default(),
     }
 }
 

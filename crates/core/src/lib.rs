@@ -5,6 +5,7 @@
 pub mod calendar;
 pub mod catalogue;
 pub mod error;
+pub mod flow;
 pub mod ids;
 pub mod lobby;
 pub mod mask;

@@ -247,7 +247,7 @@ impl Store {
             departments_with_zero_trip: by_department.iter().filter(|r| r.zero_trip > 0).count() as i64,
             by_department,
             by_zone: to_rows(by_zone),
-            volume_weighted_zero_trip_share: None,
+            volume_weighted_zero_trip_share: self.volume_weighted_zero_trip(within).await?,
         })
     }
 }

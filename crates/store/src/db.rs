@@ -49,6 +49,10 @@ pub(crate) struct Inner {
     /// another writer of this process, and it is where group commit will batch.
     pub(crate) writer: AnyPool,
     pub(crate) events: broadcast::Sender<Event>,
+    /// Working days for time limits: the built-in years plus any the operator loads.
+    pub(crate) calendar: std::sync::RwLock<onewindow_core::calendar::WorkingCalendar>,
+    /// Parsed flow definitions by (code, version); definitions never change once stored.
+    pub(crate) flows: std::sync::Mutex<std::collections::HashMap<(String, i64), Arc<onewindow_core::flow::Flow>>>,
 }
 
 /// WAL lets readers run beside the writer; synchronous=FULL keeps every acknowledged commit on disk
@@ -120,7 +124,20 @@ impl Store {
             }
         };
         let (events, _) = broadcast::channel(4096);
-        Ok(Store { inner: Arc::new(Inner { backend, pool, writer, events }) })
+        let calendar = onewindow_core::calendar::WorkingCalendar::builtin()
+            .map_err(|e| StoreError::Corrupt(format!("built-in calendar: {e}")))?;
+        let store = Store {
+            inner: Arc::new(Inner {
+                backend,
+                pool,
+                writer,
+                events,
+                calendar: std::sync::RwLock::new(calendar),
+                flows: Default::default(),
+            }),
+        };
+        store.install_builtin_flows().await?;
+        Ok(store)
     }
 
     pub fn backend(&self) -> Backend {

@@ -15,6 +15,9 @@ pub enum StoreError {
     Conflict { field: String, zh: String, en: String },
     #[error("invalid input: {0}")]
     Invalid(Invalid),
+    /// The flow does not let this person do this.
+    #[error("forbidden: {zh} / {en}")]
+    Forbidden { zh: String, en: String },
     /// An import with bad rows, every one of them.
     #[error("{} bad rows", .0.len())]
     Rows(Vec<RowError>),

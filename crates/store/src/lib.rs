@@ -6,9 +6,12 @@
 
 mod audit;
 mod auth;
+mod case_report;
+mod cases;
 mod catalogue;
 mod db;
 mod error;
+mod flows;
 mod lobby;
 mod lobby_report;
 mod org;
@@ -18,11 +21,13 @@ mod write;
 
 pub use audit::AuditReport;
 pub use auth::{NewStaff, Role, SessionInfo, Staff};
+pub use case_report::{MoreTrips, TripReport, TripRow, WorkView};
+pub use cases::{ActionInput, AllowedAction, CaseActor, CaseView, MaterialCheck, NewCase, TimelineEntry};
 pub use catalogue::{Coverage, CoverageRow, ImportOutcome, StoredItem};
 pub use db::{Backend, Store, StoreOptions};
 pub use error::StoreError;
-pub use lobby_report::{LoadBalance, LobbyReport, LobbyRow};
 pub use lobby::{CallShown, LobbySettings, NewTicket, Placement, Queue, TicketView, WindowAction, WindowView};
+pub use lobby_report::{LoadBalance, LobbyReport, LobbyRow};
 pub use org::{Department, Place, Window, Zone};
 pub use outbox::{OutboxCounts, OutboxMessage};
 pub use write::{Actor, Event, WriteTx};

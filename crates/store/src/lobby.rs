@@ -409,10 +409,15 @@ impl Store {
         .bind(queue_id)
         .fetch_all(self.pool())
         .await?;
-        let streak: i64 =
-            sqlx::query_scalar("SELECT priority_streak FROM queues WHERE id = $1").bind(queue_id).fetch_one(self.pool()).await?;
+        let streak: i64 = sqlx::query_scalar("SELECT priority_streak FROM queues WHERE id = $1")
+            .bind(queue_id)
+            .fetch_one(self.pool())
+            .await?;
         let state = QueueState {
-            waiting: waiting.into_iter().map(|(id, p, sort_key)| Waiting { id, priority: p != "normal", sort_key }).collect(),
+            waiting: waiting
+                .into_iter()
+                .map(|(id, p, sort_key)| Waiting { id, priority: p != "normal", sort_key })
+                .collect(),
             priority_streak: streak.max(0) as u32,
         };
         let ahead = lobby::ahead_of(&state, s.rule, t.id).unwrap_or(0);
@@ -1220,17 +1225,23 @@ impl Store {
                 .fetch_optional(tx.conn())
                 .await?;
         if let Some(other) = taken {
-            return Err(StoreError::conflict("prefix", format!("前缀 {prefix} 已被队列 {other} 使用"), format!("prefix {prefix} is used by queue {other}")));
+            return Err(StoreError::conflict(
+                "prefix",
+                format!("前缀 {prefix} 已被队列 {other} 使用"),
+                format!("prefix {prefix} is used by queue {other}"),
+            ));
         }
-        let n = sqlx::query("UPDATE queues SET prefix = $1, start_number = $2, daily_max = $3 WHERE place_code = $4 AND code = $5")
-            .bind(&prefix)
-            .bind(start_number)
-            .bind(daily_max)
-            .bind(place.as_str())
-            .bind(queue)
-            .execute(tx.conn())
-            .await?
-            .rows_affected();
+        let n = sqlx::query(
+            "UPDATE queues SET prefix = $1, start_number = $2, daily_max = $3 WHERE place_code = $4 AND code = $5",
+        )
+        .bind(&prefix)
+        .bind(start_number)
+        .bind(daily_max)
+        .bind(place.as_str())
+        .bind(queue)
+        .execute(tx.conn())
+        .await?
+        .rows_affected();
         if n == 0 {
             return Err(StoreError::not_found(format!("queue {queue}")));
         }

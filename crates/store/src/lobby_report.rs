@@ -102,7 +102,11 @@ impl Acc {
             served,
             no_shows: self.no_shows,
             transfers: self.transfers,
-            mean_wait_minutes: round1(if self.waits.is_empty() { 0.0 } else { self.waits.iter().sum::<f64>() / self.waits.len() as f64 }),
+            mean_wait_minutes: round1(if self.waits.is_empty() {
+                0.0
+            } else {
+                self.waits.iter().sum::<f64>() / self.waits.len() as f64
+            }),
             p90_wait_minutes: round1(percentile(&mut self.waits, 90.0)),
             mean_service_minutes: round1(if served == 0 { 0.0 } else { total / served as f64 }),
             p90_service_minutes: round1(percentile(&mut self.services, 90.0)),
@@ -140,7 +144,12 @@ impl Store {
         for t in &tickets {
             let wait = t.called_at.map(|c| (c - t.issued_at) as f64 / 60000.0);
             queue_of.insert(t.id, t.queue.clone());
-            for acc in [&mut overall, by_queue.entry(t.queue.clone()).or_insert_with(|| Acc { name: t.queue_name.clone(), ..Default::default() })] {
+            for acc in [
+                &mut overall,
+                by_queue
+                    .entry(t.queue.clone())
+                    .or_insert_with(|| Acc { name: t.queue_name.clone(), ..Default::default() }),
+            ] {
                 acc.tickets.insert(t.id);
                 acc.no_shows += (t.status == "no_show") as i64;
                 acc.transfers += t.transfers;
@@ -178,7 +187,9 @@ impl Store {
             idlest: idlest.map(|r| r.name.clone()),
             idlest_minutes: idlest.map(|r| r.service_minutes).unwrap_or(0.0),
             ratio: match (busiest, idlest) {
-                (Some(b), Some(i)) if by_department.len() > 1 && i.service_minutes > 0.0 => Some(round1(b.service_minutes / i.service_minutes)),
+                (Some(b), Some(i)) if by_department.len() > 1 && i.service_minutes > 0.0 => {
+                    Some(round1(b.service_minutes / i.service_minutes))
+                }
                 _ => None,
             },
         };

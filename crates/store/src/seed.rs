@@ -24,6 +24,9 @@ pub struct DemoCounty {
     pub windows: Vec<Window>,
     pub items: Vec<ItemInput>,
     pub staff: Vec<DemoStaff>,
+    /// Items that use a flow other than the default for their channel.
+    #[serde(default)]
+    pub item_flows: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -127,6 +130,13 @@ impl Store {
             return Err(StoreError::Invalid(errs));
         }
         tx.save_items(&county, &items, &refs).await?;
+        for (item, flow) in &c.item_flows {
+            sqlx::query("INSERT INTO item_flows (item_code, flow_code) VALUES ($1, $2) ON CONFLICT (item_code) DO UPDATE SET flow_code = excluded.flow_code")
+                .bind(item)
+                .bind(flow)
+                .execute(tx.conn())
+                .await?;
+        }
         for s in &c.staff {
             let department_id = match &s.department {
                 Some(code) => Some(

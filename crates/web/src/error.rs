@@ -164,6 +164,7 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict { field, zh, en } => ApiError::Conflict { field: Some(field), zh, en },
             StoreError::Invalid(inv) => ApiError::Invalid(inv),
             StoreError::Rows(rows) => ApiError::Rows(rows),
+            StoreError::Forbidden { zh, en } => ApiError::Forbidden { zh, en },
             other => ApiError::Internal(other.to_string()),
         }
     }

@@ -123,7 +123,8 @@ async fn not_found(uri: axum::http::Uri) -> Response {
 /// the request comes from, it must be this site. API calls are covered by bearer tokens or the CSRF
 /// header instead.
 async fn same_origin_forms(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let unsafe_method = !matches!(*req.method(), axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS);
+    let unsafe_method =
+        !matches!(*req.method(), axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS);
     if unsafe_method && !req.uri().path().starts_with("/api/") {
         let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or_default();
         if let Some(origin) = req.headers().get(header::ORIGIN).and_then(|o| o.to_str().ok()) {

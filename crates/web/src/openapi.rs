@@ -1,6 +1,6 @@
 //! The OpenAPI document, generated from the handlers' annotations.
 
-use crate::api::{catalogue, lobby, org, session, stats};
+use crate::api::{cases, catalogue, lobby, org, session, stats};
 use crate::display;
 use axum::response::{IntoResponse, Response};
 use utoipa::OpenApi;
@@ -17,12 +17,14 @@ use utoipa::OpenApi;
         org::places, org::save_place, org::zones, org::save_zone, org::departments, org::save_department,
         org::windows, org::save_window, org::staff_list, org::create_staff, org::update_staff,
         stats::coverage, stats::lobby,
+        cases::accept, cases::get, cases::by_number, cases::act, cases::trip, cases::worklist, cases::overdue, cases::track,
+        cases::refuse, cases::trips, cases::flows, cases::flow, cases::load_flow, cases::set_item_flow,
         lobby::issue, lobby::status, lobby::late, lobby::queues, lobby::window, lobby::call_next, lobby::recall,
         lobby::start, lobby::finish, lobby::no_show, lobby::hold, lobby::resume, lobby::call, lobby::transfer,
         lobby::pause, lobby::unpause, lobby::set_queues, lobby::close_hall, lobby::set_numbering, display::snapshot, display::events,
     ),
     tags((name = "catalogue", description = "事项清单 service items"), (name = "session", description = "staff sign-in"),
-         (name = "organisation", description = "places, zones, departments, windows, staff"), (name = "stats", description = "reports"), (name = "lobby", description = "叫号 lobby queue"))
+         (name = "organisation", description = "places, zones, departments, windows, staff"), (name = "stats", description = "reports"), (name = "lobby", description = "叫号 lobby queue"), (name = "cases", description = "办件 cases"))
 )]
 pub struct ApiDoc;
 

@@ -437,7 +437,10 @@
     async function refresh() {
       const r = await api("GET", base);
       if (r.ok) render(r.body);
-      else if (r.status === 401) say(en() ? "Signed out: log in again" : "登录已失效，请重新登录", true);
+      else {
+        enable();
+        if (r.status === 401) say(en() ? "Signed out: log in again" : "登录已失效，请重新登录", true);
+      }
     }
 
     let timer = null;
@@ -469,19 +472,21 @@
       enable();
       say(d.msgBusy, false);
       const r = await api("POST", `${base}/${action}`, { body, csrf });
+      let text;
       if (r.ok) {
-        if (r.status === 204 && action === "call-next") say(d.msgNobody, false);
-        else say(done[action](r.body || {}), false);
+        text = r.status === 204 && action === "call-next" ? d.msgNobody : done[action](r.body || {});
         if (action === "hold" && r.body) held.add(r.body.number);
         if (action === "resume" && r.body) held.remove(r.body.number);
         if (action === "call" || action === "resume") $("number-input").value = "";
         if (action === "pause") $("pause-reason").value = "";
       } else {
-        say(r.status === 0 ? `${d.msgFailed}：${r.message}` : r.message, true);
+        text = r.status === 0 ? `${d.msgFailed}：${r.message}` : r.message;
         if (action === "resume" && r.status === 404 && body) held.remove(body.number);
       }
+      // The window's new state first, then the message about it.
       busy = false;
       await refresh();
+      say(text, !r.ok);
     }
 
     for (const b of root.querySelectorAll(".console-actions button[data-action]")) {

@@ -1,6 +1,7 @@
 //! The JSON API, `/api/v1`. Every route says who may call it; `ROUTE_ROLES` lists that for the
 //! access-matrix test.
 
+pub mod cases;
 pub mod catalogue;
 pub mod lobby;
 pub mod org;
@@ -34,6 +35,19 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/staff/{id}", put(org::update_staff))
         .route("/api/v1/stats/coverage", get(stats::coverage))
         .route("/api/v1/stats/lobby", get(stats::lobby))
+        .route("/api/v1/stats/trips", get(cases::trips))
+        .route("/api/v1/cases", post(cases::accept))
+        .route("/api/v1/cases/overdue", get(cases::overdue))
+        .route("/api/v1/cases/by-number/{number}", get(cases::by_number))
+        .route("/api/v1/cases/{id}", get(cases::get))
+        .route("/api/v1/cases/{id}/actions", post(cases::act))
+        .route("/api/v1/cases/{id}/trips", post(cases::trip))
+        .route("/api/v1/worklist", get(cases::worklist))
+        .route("/api/v1/track/{token}", get(cases::track))
+        .route("/api/v1/refusals", post(cases::refuse))
+        .route("/api/v1/flows", get(cases::flows).post(cases::load_flow))
+        .route("/api/v1/flows/{code}/{version}", get(cases::flow))
+        .route("/api/v1/items/{code}/flow", put(cases::set_item_flow))
         .route("/api/v1/tickets", post(lobby::issue))
         .route("/api/v1/tickets/{token}", get(lobby::status))
         .route("/api/v1/tickets/{token}/late", post(lobby::late))

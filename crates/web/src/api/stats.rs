@@ -41,7 +41,9 @@ pub fn lobby_scope(me: &crate::auth::CurrentStaff, q: &LobbyQuery) -> ApiResult<
     me.require_within(&place)?;
     let day = match q.day.as_deref().filter(|d| !d.is_empty()) {
         Some(d) => chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
-            .map_err(|_| onewindow_core::FieldError::new("day", "日期格式应为 YYYY-MM-DD", "the day must be YYYY-MM-DD"))?
+            .map_err(|_| {
+                onewindow_core::FieldError::new("day", "日期格式应为 YYYY-MM-DD", "the day must be YYYY-MM-DD")
+            })?
             .to_string(),
         None => onewindow_core::lobby::local_day(chrono::Utc::now().timestamp_millis()).to_string(),
     };

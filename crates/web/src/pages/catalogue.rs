@@ -52,7 +52,13 @@ struct List {
 /// The list URL for another page of the same search.
 fn page_url(p: &SearchParams, offset: usize) -> String {
     let mut q: Vec<(&str, String)> = Vec::new();
-    for (k, v) in [("q", &p.q), ("department", &p.department), ("zone", &p.zone), ("trip_level", &p.trip_level), ("channel", &p.channel)] {
+    for (k, v) in [
+        ("q", &p.q),
+        ("department", &p.department),
+        ("zone", &p.zone),
+        ("trip_level", &p.trip_level),
+        ("channel", &p.channel),
+    ] {
         if let Some(v) = v.as_ref().filter(|v| !v.is_empty()) {
             q.push((k, v.clone()));
         }

@@ -1,0 +1,1009 @@
+//! Cases: one window accepts any item, the responsible department approves in the back office, the
+//! result leaves through one window, by express or electronically. Every action checks the case's own
+//! flow version, moves the working-day clock (pausing while the citizen corrects), and writes its
+//! timeline row, event, audit row and SMS in one transaction.
+
+use crate::auth::random_token;
+use crate::db::Store;
+use crate::error::StoreError;
+use crate::now_ms;
+use crate::write::{Actor, WriteTx};
+use chrono::NaiveDate;
+use onewindow_core::calendar::WorkingDays;
+use onewindow_core::flow::{Flow, Holder, Refusal, Taker};
+use onewindow_core::ids::{IdNumber, PhoneNumber};
+use onewindow_core::lobby::local_day;
+use onewindow_core::mask::{mask_id_number, mask_name, mask_phone};
+use onewindow_core::place::{PlaceCode, PlaceLevel};
+use onewindow_core::{FieldError, Invalid};
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+/// One line of a case's materials checklist.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MaterialCheck {
+    pub name: String,
+    pub key: bool,
+    pub original: bool,
+    pub count: u32,
+    /// received, missing, or verified (by data exchange).
+    pub status: String,
+    #[serde(default)]
+    pub supplied_at: Option<i64>,
+    /// Supplied after the tolerant-acceptance deadline.
+    #[serde(default)]
+    pub late: bool,
+    #[serde(default)]
+    pub verified_by: Option<String>,
+}
+
+/// How a case starts.
+#[derive(Debug, Clone)]
+pub struct NewCase {
+    pub item: String,
+    pub applicant_name: String,
+    pub applicant_id_number: Option<IdNumber>,
+    pub applicant_phone: Option<PhoneNumber>,
+    /// window, online, village or api.
+    pub channel: String,
+    /// Material name → received / missing / verified.
+    pub materials: Vec<(String, String)>,
+    /// Accept with non-key materials missing (容缺受理).
+    pub tolerant: bool,
+    /// Working days to supply what is missing.
+    pub supplement_days: u32,
+    /// The ticket being served, whose visit counts as a trip.
+    pub ticket_id: Option<i64>,
+    /// Where the case is accepted (the acceptor's place, or the applicant's village).
+    pub place: PlaceCode,
+}
+
+/// Who acts on a case.
+#[derive(Debug, Clone)]
+pub struct CaseActor {
+    pub actor: Actor,
+    /// staff role code, or `citizen`.
+    pub role: String,
+    pub place: PlaceCode,
+    pub department: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TimelineEntry {
+    pub action: String,
+    pub action_name: String,
+    pub from_state: String,
+    pub to_state: String,
+    pub actor: String,
+    pub comment: String,
+    pub data: Value,
+    pub at: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AllowedAction {
+    pub code: String,
+    pub name: String,
+    pub needs_comment: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseView {
+    pub id: i64,
+    pub number: String,
+    pub track_token: String,
+    pub item_code: String,
+    pub item_version: i64,
+    pub item_name: String,
+    pub flow_code: String,
+    pub flow_version: i64,
+    pub state: String,
+    pub state_name: String,
+    pub holder: Holder,
+    pub place: String,
+    pub department: String,
+    pub department_name: String,
+    pub assignee: Option<String>,
+    pub channel: String,
+    pub applicant_name: String,
+    pub applicant_phone: Option<String>,
+    pub applicant_id_number: Option<String>,
+    pub accepted_by: String,
+    pub accepted_at: i64,
+    pub accepted_on: String,
+    pub due_on: String,
+    pub statutory_due_on: String,
+    pub paused: bool,
+    pub paused_days: i64,
+    pub step_due_on: Option<String>,
+    pub materials: Vec<MaterialCheck>,
+    pub tolerant: bool,
+    pub supplement_due_on: Option<String>,
+    pub delivery: Option<Value>,
+    pub trips: i64,
+    pub closed_at: Option<i64>,
+    /// ok, due_soon (≤ 1 working day left), overdue, paused or closed.
+    pub urgency: String,
+    pub working_days_left: Option<i64>,
+    /// What the asking person may do now.
+    pub actions: Vec<AllowedAction>,
+    pub timeline: Vec<TimelineEntry>,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct CaseRow {
+    pub id: i64,
+    pub number: String,
+    pub track_token: String,
+    pub item_code: String,
+    pub item_version: i64,
+    pub item_name: String,
+    pub flow_code: String,
+    pub flow_version: i64,
+    pub state: String,
+    pub place_code: String,
+    pub county_code: String,
+    pub department_id: i64,
+    pub department_code: String,
+    pub department_name: String,
+    pub assignee: Option<String>,
+    pub channel: String,
+    pub applicant_name: String,
+    pub applicant_id_number: Option<String>,
+    pub applicant_phone: Option<String>,
+    pub accepted_by: String,
+    pub accepted_at: i64,
+    pub accepted_on: String,
+    pub promised_days: i64,
+    pub statutory_days: i64,
+    pub due_on: String,
+    pub statutory_due_on: String,
+    pub paused_since: Option<String>,
+    pub paused_days: i64,
+    pub step_due_on: Option<String>,
+    pub materials: String,
+    pub tolerant: i64,
+    pub supplement_due_on: Option<String>,
+    pub pickup_code: Option<String>,
+    pub delivery: Option<String>,
+    pub trips: i64,
+    pub closed_at: Option<i64>,
+}
+
+pub(crate) const CASE_SELECT: &str = "SELECT c.id, c.number, c.track_token, c.item_code, c.item_version, c.item_name, c.flow_code, \
+    c.flow_version, c.state, c.place_code, c.county_code, c.department_id, d.code AS department_code, d.name AS department_name, \
+    s.username AS assignee, c.channel, c.applicant_name, c.applicant_id_number, c.applicant_phone, c.accepted_by, c.accepted_at, \
+    c.accepted_on, c.promised_days, c.statutory_days, c.due_on, c.statutory_due_on, c.paused_since, c.paused_days, c.step_due_on, \
+    c.materials, c.tolerant, c.supplement_due_on, c.pickup_code, c.delivery, c.trips, c.closed_at \
+    FROM cases c JOIN departments d ON d.id = c.department_id LEFT JOIN staff s ON s.id = c.assignee_id";
+
+fn invalid(field: &str, zh: impl Into<String>, en: impl Into<String>) -> StoreError {
+    StoreError::Invalid(Invalid::one(FieldError::new(field, zh, en)))
+}
+
+fn date(s: &str) -> Result<NaiveDate, StoreError> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|e| StoreError::Corrupt(format!("date {s}: {e}")))
+}
+
+fn calendar_error(e: onewindow_core::calendar::CalendarError) -> StoreError {
+    StoreError::conflict(
+        "calendar",
+        format!("工作日历缺少所需年份：{e}"),
+        format!("the working-day calendar lacks a year: {e}"),
+    )
+}
+
+impl Store {
+    /// `n` working days after `start`, from the calendar.
+    pub fn add_working_days(&self, start: NaiveDate, n: i64) -> Result<NaiveDate, StoreError> {
+        let cal = self.inner.calendar.read().map_err(|_| StoreError::Corrupt("calendar lock".into()))?;
+        cal.add_working_days(start, WorkingDays::new(n.max(0) as u32)).map_err(calendar_error)
+    }
+
+    /// Working days d with from < d ≤ to.
+    pub fn working_days_between(&self, from: NaiveDate, to: NaiveDate) -> Result<i64, StoreError> {
+        let cal = self.inner.calendar.read().map_err(|_| StoreError::Corrupt("calendar lock".into()))?;
+        cal.working_days_between(from, to).map_err(calendar_error)
+    }
+
+    /// Loads another year of the working-day calendar (the operator's file).
+    pub fn load_calendar_year(&self, toml: &str) -> Result<(), StoreError> {
+        let mut cal = self.inner.calendar.write().map_err(|_| StoreError::Corrupt("calendar lock".into()))?;
+        cal.load_year(toml).map_err(|e| invalid("calendar", e.to_string(), e.to_string()))
+    }
+
+    /// Opens a case at acceptance: checks the materials (a missing key material blocks; missing
+    /// non-key materials need tolerant acceptance and get a deadline), picks the item's flow, sets
+    /// the due dates from the working-day calendar and counts the visit.
+    pub async fn accept_case(
+        &self,
+        by: &CaseActor,
+        n: &NewCase,
+        today: Option<NaiveDate>,
+    ) -> Result<CaseView, StoreError> {
+        let now = now_ms();
+        let today = today.unwrap_or_else(|| local_day(now));
+        let stored = self.item(&n.item).await.map_err(|_| {
+            invalid("item", format!("事项“{}”不存在", n.item), format!("item \"{}\" does not exist", n.item))
+        })?;
+        let item = &stored.item;
+        let county = n
+            .place
+            .county()
+            .ok_or_else(|| invalid("place", "受理地点应在县及以下", "a case is accepted at a county or below"))?;
+        if stored.place != county.as_str() {
+            return Err(invalid("item", "该事项不属于本县", "this item belongs to another county"));
+        }
+        let mut errs = Invalid::default();
+        if n.applicant_name.trim().is_empty() || n.applicant_name.chars().count() > 50 {
+            errs.push(FieldError::new(
+                "applicant.name",
+                "申请人姓名不能为空且不超过50字",
+                "the applicant's name is required (at most 50 characters)",
+            ));
+        }
+        if !matches!(n.channel.as_str(), "window" | "online" | "village" | "api") {
+            errs.push(FieldError::new(
+                "channel",
+                "渠道应为 window、online、village 或 api",
+                "channel must be window, online, village or api",
+            ));
+        }
+        if n.channel == "village" && item.lowest_level != PlaceLevel::Village {
+            errs.push(FieldError::new(
+                "channel",
+                format!("“{}”不能在村级受理", item.name),
+                format!("\"{}\" cannot be accepted at a village", item.name),
+            ));
+        }
+        for (name, status) in &n.materials {
+            if !item.materials.iter().any(|m| &m.name == name) {
+                errs.push(FieldError::new(
+                    "materials",
+                    format!("“{name}”不是该事项的申请材料"),
+                    format!("\"{name}\" is not a material of this item"),
+                ));
+            }
+            if !matches!(status.as_str(), "received" | "missing" | "verified") {
+                errs.push(FieldError::new(
+                    "materials",
+                    format!("材料状态“{status}”无效"),
+                    format!("material status \"{status}\" must be received, missing or verified"),
+                ));
+            }
+        }
+        errs.into_result(())?;
+        let checklist: Vec<MaterialCheck> = item
+            .materials
+            .iter()
+            .map(|m| MaterialCheck {
+                name: m.name.clone(),
+                key: m.key,
+                original: m.original,
+                count: m.count,
+                status: n
+                    .materials
+                    .iter()
+                    .find(|(name, _)| name == &m.name)
+                    .map(|(_, s)| s.clone())
+                    .unwrap_or_else(|| "missing".into()),
+                supplied_at: None,
+                late: false,
+                verified_by: None,
+            })
+            .collect();
+        let missing_key: Vec<&str> =
+            checklist.iter().filter(|m| m.key && m.status == "missing").map(|m| m.name.as_str()).collect();
+        if !missing_key.is_empty() {
+            return Err(invalid(
+                "materials",
+                format!("缺少关键材料，不能受理：{}", missing_key.join("、")),
+                format!("key materials are missing, the case cannot be accepted: {}", missing_key.join(", ")),
+            ));
+        }
+        let missing: Vec<&str> = checklist.iter().filter(|m| m.status == "missing").map(|m| m.name.as_str()).collect();
+        if !missing.is_empty() && !n.tolerant {
+            return Err(invalid(
+                "tolerant",
+                format!("缺少非关键材料（{}），请选择容缺受理", missing.join("、")),
+                format!("non-key materials are missing ({}); choose tolerant acceptance", missing.join(", ")),
+            ));
+        }
+        let flow_code = match self.item_flow(&n.item).await? {
+            Some(f) => f,
+            None if n.channel == "online" => "online".into(),
+            None => "general".into(),
+        };
+        let (flow_version, flow) = self.latest_flow(&flow_code).await?;
+        let promised = i64::from(item.promised_days.get());
+        let statutory = i64::from(item.statutory_days.get());
+        let due_on = self.add_working_days(today, promised)?;
+        let statutory_due_on = self.add_working_days(today, statutory)?;
+        let step_due_on = match flow.state(&flow.initial).and_then(|s| s.limit_days) {
+            Some(d) => Some(self.add_working_days(today, i64::from(d))?.to_string()),
+            None => None,
+        };
+        let supplement_due_on = if missing.is_empty() {
+            None
+        } else {
+            Some(self.add_working_days(today, i64::from(n.supplement_days.max(1)))?)
+        };
+
+        let mut tx = self.begin(&by.actor).await?;
+        let department_id: i64 = sqlx::query_scalar("SELECT id FROM departments WHERE place_code = $1 AND code = $2")
+            .bind(county.as_str())
+            .bind(&item.department)
+            .fetch_one(tx.conn())
+            .await?;
+        let day_key = today.format("%Y%m%d").to_string();
+        let seq: i64 = sqlx::query_scalar(
+            "INSERT INTO case_counters (county, day, last_number) VALUES ($1, $2, 1) \
+             ON CONFLICT (county, day) DO UPDATE SET last_number = case_counters.last_number + 1 RETURNING last_number",
+        )
+        .bind(county.as_str())
+        .bind(&day_key)
+        .fetch_one(tx.conn())
+        .await?;
+        let number = format!("{county}-{day_key}-{seq:05}");
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO cases (number, track_token, item_code, item_version, item_name, flow_code, flow_version, state, place_code, county_code, \
+             department_id, channel, applicant_name, applicant_id_number, applicant_phone, ticket_id, accepted_by, accepted_at, accepted_on, \
+             promised_days, statutory_days, due_on, statutory_due_on, step_entered_at, step_due_on, materials, tolerant, supplement_due_on, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29) RETURNING id",
+        )
+        .bind(&number)
+        .bind(random_token())
+        .bind(item.code.as_str())
+        .bind(stored.version)
+        .bind(&item.name)
+        .bind(&flow_code)
+        .bind(flow_version)
+        .bind(&flow.initial)
+        .bind(n.place.as_str())
+        .bind(county.as_str())
+        .bind(department_id)
+        .bind(&n.channel)
+        .bind(n.applicant_name.trim())
+        .bind(n.applicant_id_number.as_ref().map(|i| i.as_str().to_string()))
+        .bind(n.applicant_phone.as_ref().map(|p| p.as_str().to_string()))
+        .bind(n.ticket_id)
+        .bind(&by.actor.name)
+        .bind(now)
+        .bind(today.to_string())
+        .bind(promised)
+        .bind(statutory)
+        .bind(due_on.to_string())
+        .bind(statutory_due_on.to_string())
+        .bind(now)
+        .bind(step_due_on)
+        .bind(serde_json::to_string(&checklist)?)
+        .bind((n.tolerant && !missing.is_empty()) as i64)
+        .bind(supplement_due_on.map(|d| d.to_string()))
+        .bind(now)
+        .fetch_one(tx.conn())
+        .await?;
+        sqlx::query("INSERT INTO case_actions (case_id, action, from_state, to_state, actor, staff_id, comment, data, at) VALUES ($1, 'accept', '', $2, $3, $4, '', $5, $6)")
+            .bind(id)
+            .bind(&flow.initial)
+            .bind(&by.actor.name)
+            .bind(by.actor.staff_id)
+            .bind(json!({"channel": n.channel, "tolerant": n.tolerant && !missing.is_empty(), "missing": missing}).to_string())
+            .bind(now)
+            .execute(tx.conn())
+            .await?;
+        // The visit: a window acceptance is a trip; the ticket, if any, is linked to it. Online and
+        // village-clerk acceptance (不出村) are not.
+        if n.channel == "window" {
+            tx.add_trip(id, now, today, "window", n.ticket_id, "", &by.actor.name).await?;
+        }
+        tx.record(
+            "case.accepted",
+            n.place.as_str(),
+            &format!("case:{id}"),
+            json!({"number": number, "item": item.code.as_str(), "flow": flow_code, "state": flow.initial, "channel": n.channel}),
+        )
+        .await?;
+        if let Some(phone) = &n.applicant_phone {
+            let mut text =
+                format!("您申请的“{}”已受理，办件号{}，承诺{}前办结。", item.name, number, due_on.format("%-m月%-d日"));
+            if let Some(d) = supplement_due_on {
+                text.push_str(&format!("请于{}前补齐：{}。", d.format("%-m月%-d日"), missing.join("、")));
+            }
+            tx.outbox(
+                "sms",
+                phone.as_str(),
+                &json!({"text": text, "kind": "case.accepted"}),
+                &format!("case:{id}:accepted"),
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        self.case_for(id, Some(by)).await
+    }
+
+    /// A case as `by` sees it (with the actions they may take), or as the public tracking page does.
+    pub async fn case_for(&self, id: i64, by: Option<&CaseActor>) -> Result<CaseView, StoreError> {
+        let row: Option<CaseRow> =
+            sqlx::query_as(&format!("{CASE_SELECT} WHERE c.id = $1")).bind(id).fetch_optional(self.pool()).await?;
+        let row = row.ok_or_else(|| StoreError::not_found(format!("case {id}")))?;
+        if let Some(by) = by {
+            if !can_see(by, &row) {
+                return Err(StoreError::not_found(format!("case {id}")));
+            }
+        }
+        let flow = self.flow(&row.flow_code, row.flow_version).await?;
+        let timeline: Vec<(String, String, String, String, String, String, i64)> =
+            sqlx::query_as("SELECT action, from_state, to_state, actor, comment, data, at FROM case_actions WHERE case_id = $1 ORDER BY id")
+                .bind(id)
+                .fetch_all(self.pool())
+                .await?;
+        let mut v = self.view(row, &flow)?;
+        v.timeline = timeline
+            .into_iter()
+            .map(|(action, from_state, to_state, actor, comment, data, at)| TimelineEntry {
+                action_name: flow.action(&action).map(|a| a.name.clone()).unwrap_or_else(|| match action.as_str() {
+                    "accept" => "受理".into(),
+                    "trip" => "到场".into(),
+                    other => other.into(),
+                }),
+                action,
+                from_state,
+                to_state,
+                actor,
+                comment,
+                data: serde_json::from_str(&data).unwrap_or(Value::Null),
+                at,
+            })
+            .collect();
+        if let Some(by) = by {
+            let taker = Taker { role: &by.role, level: by.place.level(), department: by.department.as_deref() };
+            v.actions = flow
+                .actions_from(&v.state)
+                .into_iter()
+                .filter(|a| flow.action_for(&v.state, &a.code, &taker, Some(&v.department)).is_ok())
+                .map(|a| AllowedAction { code: a.code.clone(), name: a.name.clone(), needs_comment: a.needs_comment })
+                .collect();
+        }
+        Ok(v)
+    }
+
+    pub async fn case_by_number(&self, number: &str, by: Option<&CaseActor>) -> Result<CaseView, StoreError> {
+        let id: Option<i64> = sqlx::query_scalar("SELECT id FROM cases WHERE number = $1")
+            .bind(number.trim())
+            .fetch_optional(self.pool())
+            .await?;
+        self.case_for(id.ok_or_else(|| StoreError::not_found(format!("case {number}")))?, by).await
+    }
+
+    pub async fn case_by_token(&self, token: &str) -> Result<CaseView, StoreError> {
+        let id: Option<i64> = sqlx::query_scalar("SELECT id FROM cases WHERE track_token = $1")
+            .bind(token)
+            .fetch_optional(self.pool())
+            .await?;
+        self.case_for(id.ok_or_else(|| StoreError::not_found("case"))?, None).await
+    }
+
+    pub(crate) fn view(&self, r: CaseRow, flow: &Flow) -> Result<CaseView, StoreError> {
+        let today = local_day(now_ms());
+        let state = flow.state(&r.state);
+        let paused = r.paused_since.is_some();
+        let (urgency, left) = if r.closed_at.is_some() {
+            ("closed", None)
+        } else if paused {
+            ("paused", None)
+        } else {
+            let due = date(&r.due_on)?;
+            let left = if due >= today {
+                self.working_days_between(today, due).ok()
+            } else {
+                self.working_days_between(due, today).ok().map(|d| -d)
+            };
+            match left {
+                Some(l) if l < 0 || due < today => ("overdue", Some(l.min(-1))),
+                Some(l) if l <= 1 => ("due_soon", Some(l)),
+                l => ("ok", l),
+            }
+        };
+        Ok(CaseView {
+            id: r.id,
+            number: r.number,
+            track_token: r.track_token,
+            item_code: r.item_code,
+            item_version: r.item_version,
+            item_name: r.item_name,
+            flow_code: r.flow_code,
+            flow_version: r.flow_version,
+            state_name: state.map(|s| s.name.clone()).unwrap_or_default(),
+            holder: state.map(|s| s.holder).unwrap_or_default(),
+            state: r.state,
+            place: r.place_code,
+            department: r.department_code,
+            department_name: r.department_name,
+            assignee: r.assignee,
+            channel: r.channel,
+            applicant_name: mask_name(&r.applicant_name),
+            applicant_phone: r.applicant_phone.as_deref().map(mask_phone),
+            applicant_id_number: r.applicant_id_number.as_deref().map(mask_id_number),
+            accepted_by: r.accepted_by,
+            accepted_at: r.accepted_at,
+            accepted_on: r.accepted_on,
+            due_on: r.due_on,
+            statutory_due_on: r.statutory_due_on,
+            paused,
+            paused_days: r.paused_days,
+            step_due_on: r.step_due_on,
+            materials: serde_json::from_str(&r.materials)?,
+            tolerant: r.tolerant != 0,
+            supplement_due_on: r.supplement_due_on,
+            delivery: r.delivery.as_deref().and_then(|d| serde_json::from_str(d).ok()),
+            trips: r.trips,
+            closed_at: r.closed_at,
+            urgency: urgency.into(),
+            working_days_left: left,
+            actions: Vec::new(),
+            timeline: Vec::new(),
+        })
+    }
+}
+
+/// Jurisdiction: the case lies at or under the member's place (a county sees its townships and
+/// villages; a village clerk only their own village); a citizen sees only their own (checked by the caller).
+pub(crate) fn can_see(by: &CaseActor, r: &CaseRow) -> bool {
+    if by.role == "citizen" {
+        return true;
+    }
+    PlaceCode::parse(&r.place_code).map(|p| p.is_within(&by.place)).unwrap_or(false)
+        || (by.place.level() == PlaceLevel::County && r.county_code == by.place.as_str())
+}
+
+impl WriteTx {
+    /// Records a physical visit of the citizen for a case.
+    pub(crate) async fn add_trip(
+        &mut self,
+        case: i64,
+        now: i64,
+        day: NaiveDate,
+        source: &str,
+        ticket: Option<i64>,
+        reason: &str,
+        actor: &str,
+    ) -> Result<i64, StoreError> {
+        sqlx::query("INSERT INTO case_trips (case_id, at, day, source, ticket_id, reason, actor) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+            .bind(case)
+            .bind(now)
+            .bind(day.to_string())
+            .bind(source)
+            .bind(ticket)
+            .bind(reason)
+            .bind(actor)
+            .execute(self.conn())
+            .await?;
+        let trips: i64 = sqlx::query_scalar("UPDATE cases SET trips = trips + 1 WHERE id = $1 RETURNING trips")
+            .bind(case)
+            .fetch_one(self.conn())
+            .await?;
+        Ok(trips)
+    }
+}
+
+/// What an action carries besides its name.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ActionInput {
+    pub action: String,
+    #[serde(default)]
+    pub comment: String,
+    #[serde(default)]
+    pub data: Value,
+}
+
+fn six_digits() -> String {
+    format!("{:06}", rand::thread_rng().gen_range(0..1_000_000))
+}
+
+impl Store {
+    /// Takes an action on a case: the flow says whether it may happen now and by whom; a transition not
+    /// allowed now is a conflict naming the actions that are.
+    pub async fn act_on_case(
+        &self,
+        id: i64,
+        by: &CaseActor,
+        input: &ActionInput,
+        today: Option<NaiveDate>,
+    ) -> Result<CaseView, StoreError> {
+        let now = now_ms();
+        let today = today.unwrap_or_else(|| local_day(now));
+        let mut tx = self.begin(&by.actor).await?;
+        let row: Option<CaseRow> =
+            sqlx::query_as(&format!("{CASE_SELECT} WHERE c.id = $1")).bind(id).fetch_optional(tx.conn()).await?;
+        let row = row.filter(|r| can_see(by, r)).ok_or_else(|| StoreError::not_found(format!("case {id}")))?;
+        let flow = self.flow(&row.flow_code, row.flow_version).await?;
+        let taker = Taker { role: &by.role, level: by.place.level(), department: by.department.as_deref() };
+        let action = match flow.action_for(&row.state, &input.action, &taker, Some(&row.department_code)) {
+            Ok(a) => a.clone(),
+            Err(Refusal::Unknown) => {
+                return Err(invalid(
+                    "action",
+                    format!("未知操作“{}”", input.action),
+                    format!("unknown action \"{}\"", input.action),
+                ))
+            }
+            Err(Refusal::NotNow { allowed }) => {
+                let state = flow.state(&row.state).map(|s| s.name.clone()).unwrap_or_default();
+                return Err(StoreError::conflict(
+                    "action",
+                    format!(
+                        "办件当前为“{state}”，不能“{}”；当前可执行：{}",
+                        input.action,
+                        if allowed.is_empty() { "无".into() } else { allowed.join("、") }
+                    ),
+                    format!(
+                        "the case is \"{}\"; \"{}\" is not allowed now; allowed: {}",
+                        row.state,
+                        input.action,
+                        if allowed.is_empty() { "none".into() } else { allowed.join(", ") }
+                    ),
+                ));
+            }
+            Err(Refusal::NotYours { why_zh, why_en }) => return Err(StoreError::Forbidden { zh: why_zh, en: why_en }),
+        };
+        if action.needs_comment && input.comment.trim().is_empty() {
+            return Err(invalid(
+                "comment",
+                format!("“{}”需要填写理由", action.name),
+                format!("\"{}\" needs a reason", action.code),
+            ));
+        }
+        let mut materials: Vec<MaterialCheck> = serde_json::from_str(&row.materials)?;
+        let mut set_department: Option<i64> = None;
+        let mut assignee: Option<Option<i64>> = None;
+        let mut delivery: Option<Value> = None;
+        match action.code.as_str() {
+            "claim" => assignee = Some(by.actor.staff_id),
+            "forward" => {
+                let code = input.data["department"].as_str().unwrap_or_default();
+                let d: Option<i64> =
+                    sqlx::query_scalar("SELECT id FROM departments WHERE place_code = $1 AND code = $2")
+                        .bind(&row.county_code)
+                        .bind(code)
+                        .fetch_optional(tx.conn())
+                        .await?;
+                let d = d.ok_or_else(|| {
+                    invalid(
+                        "data.department",
+                        format!("部门“{code}”不存在"),
+                        format!("department \"{code}\" does not exist"),
+                    )
+                })?;
+                if d == row.department_id {
+                    return Err(invalid("data.department", "不能转给本部门", "cannot forward to the same department"));
+                }
+                set_department = Some(d);
+                assignee = Some(None);
+            }
+            "supply" => {
+                let name = input.data["material"].as_str().unwrap_or_default();
+                let m = materials.iter_mut().find(|m| m.name == name && m.status == "missing").ok_or_else(|| {
+                    invalid(
+                        "data.material",
+                        format!("“{name}”不是待补齐的材料"),
+                        format!("\"{name}\" is not a missing material"),
+                    )
+                })?;
+                m.status = "received".into();
+                m.supplied_at = Some(now);
+                m.late =
+                    row.supplement_due_on.as_deref().map(|d| date(d).map(|d| today > d)).transpose()?.unwrap_or(false);
+            }
+            "ship" => {
+                let (address, carrier, tracking) = (
+                    input.data["address"].as_str().unwrap_or_default(),
+                    input.data["carrier"].as_str().unwrap_or_default(),
+                    input.data["tracking"].as_str().unwrap_or_default(),
+                );
+                let mut errs = Invalid::default();
+                for (f, v, zh) in [
+                    ("data.address", address, "收件地址"),
+                    ("data.carrier", carrier, "快递公司"),
+                    ("data.tracking", tracking, "运单号"),
+                ] {
+                    if v.trim().is_empty() || v.chars().count() > 200 {
+                        errs.push(FieldError::new(f, format!("{zh}不能为空"), format!("{} is required", &f[5..])));
+                    }
+                }
+                errs.into_result(())?;
+                delivery = Some(
+                    json!({"method": "express", "address": address.trim(), "carrier": carrier.trim(), "tracking": tracking.trim(), "shipped_at": now}),
+                );
+            }
+            "collect" => {
+                let code = input.data["pickup_code"].as_str().unwrap_or_default();
+                if row.pickup_code.as_deref() != Some(code.trim()) {
+                    return Err(invalid("data.pickup_code", "取件码不正确", "the pick-up code is wrong"));
+                }
+                delivery = Some(json!({"method": "pickup", "collected_at": now}));
+            }
+            "download" => delivery = Some(json!({"method": "electronic", "downloaded_at": now})),
+            "deliver" => {
+                let mut d: Value =
+                    row.delivery.as_deref().and_then(|d| serde_json::from_str(d).ok()).unwrap_or(json!({}));
+                d["delivered_at"] = json!(now);
+                delivery = Some(d);
+            }
+            _ => {}
+        }
+        if action.requires_materials.iter().any(|m| m == "*") {
+            let missing: Vec<&str> =
+                materials.iter().filter(|m| m.status == "missing").map(|m| m.name.as_str()).collect();
+            if !missing.is_empty() {
+                return Err(StoreError::conflict(
+                    "materials",
+                    format!("容缺材料尚未补齐，不能出件：{}", missing.join("、")),
+                    format!("missing materials must be supplied before the result leaves: {}", missing.join(", ")),
+                ));
+            }
+        }
+        let to = flow.next_state(&row.state, &action).to_string();
+        let moved = to != row.state;
+        let from_state = flow.state(&row.state);
+        let to_state = flow.state(&to);
+        // The clock: leaving a paused state adds its working days; entering one pauses.
+        let mut paused_since = row.paused_since.clone();
+        let mut paused_days = row.paused_days;
+        let mut due_on = row.due_on.clone();
+        let mut statutory_due_on = row.statutory_due_on.clone();
+        if moved {
+            let leaving_pause = from_state.is_some_and(|s| !s.counts) && to_state.is_some_and(|s| s.counts);
+            let entering_pause = to_state.is_some_and(|s| !s.counts) && from_state.is_some_and(|s| s.counts);
+            if leaving_pause {
+                if let Some(since) = &row.paused_since {
+                    paused_days += self.working_days_between(date(since)?, today)?;
+                }
+                paused_since = None;
+                let accepted = date(&row.accepted_on)?;
+                due_on = self.add_working_days(accepted, row.promised_days + paused_days)?.to_string();
+                statutory_due_on = self.add_working_days(accepted, row.statutory_days + paused_days)?.to_string();
+            }
+            if entering_pause {
+                paused_since = Some(today.to_string());
+            }
+        }
+        let step_due_on = if moved {
+            match to_state.and_then(|s| s.limit_days) {
+                Some(d) => Some(self.add_working_days(today, i64::from(d))?.to_string()),
+                None => None,
+            }
+        } else {
+            row.step_due_on.clone()
+        };
+        let pickup_code = if moved && to_state.is_some_and(|s| s.holder == Holder::Window) && row.pickup_code.is_none()
+        {
+            Some(six_digits())
+        } else {
+            row.pickup_code.clone()
+        };
+        let closed_at = if to_state.is_some_and(|s| s.terminal) { Some(now) } else { None };
+        // The assignee stays with the department's work; it clears when the case leaves the department.
+        let assignee = match assignee {
+            Some(a) => a,
+            None => {
+                let current: Option<i64> = sqlx::query_scalar("SELECT assignee_id FROM cases WHERE id = $1")
+                    .bind(id)
+                    .fetch_one(tx.conn())
+                    .await?;
+                if moved && to_state.is_some_and(|s| s.holder != Holder::Department) {
+                    None
+                } else {
+                    current
+                }
+            }
+        };
+        sqlx::query(
+            "UPDATE cases SET state = $1, department_id = $2, assignee_id = $3, paused_since = $4, paused_days = $5, due_on = $6, statutory_due_on = $7, \
+             step_due_on = $8, step_entered_at = CASE WHEN $9 = 1 THEN $14 ELSE step_entered_at END, materials = $10, pickup_code = $11, delivery = $12, closed_at = $13, updated_at = $14 WHERE id = $15",
+        )
+        .bind(&to)
+        .bind(set_department.unwrap_or(row.department_id))
+        .bind(assignee)
+        .bind(&paused_since)
+        .bind(paused_days)
+        .bind(&due_on)
+        .bind(&statutory_due_on)
+        .bind(&step_due_on)
+        .bind(moved as i64)
+        .bind(serde_json::to_string(&materials)?)
+        .bind(&pickup_code)
+        .bind(delivery.as_ref().map(|d| d.to_string()).or(row.delivery.clone()))
+        .bind(closed_at)
+        .bind(now)
+        .bind(id)
+        .execute(tx.conn())
+        .await?;
+        let mut data = input.data.clone();
+        if data.is_null() {
+            data = json!({});
+        }
+        if let Some(obj) = data.as_object_mut() {
+            // The pick-up code is the citizen's proof; the timeline does not repeat it.
+            obj.remove("pickup_code");
+        }
+        sqlx::query("INSERT INTO case_actions (case_id, action, from_state, to_state, actor, staff_id, comment, data, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+            .bind(id)
+            .bind(&action.code)
+            .bind(&row.state)
+            .bind(&to)
+            .bind(&by.actor.name)
+            .bind(by.actor.staff_id)
+            .bind(input.comment.trim())
+            .bind(data.to_string())
+            .bind(now)
+            .execute(tx.conn())
+            .await?;
+        // A visit at collection counts unless the citizen was already here today for this case.
+        if action.visit {
+            let today_trips: i64 =
+                sqlx::query_scalar("SELECT COUNT(*) FROM case_trips WHERE case_id = $1 AND day = $2")
+                    .bind(id)
+                    .bind(today.to_string())
+                    .fetch_one(tx.conn())
+                    .await?;
+            if today_trips == 0 {
+                let reason = input.data["trip_reason"].as_str().unwrap_or("领取结果");
+                tx.add_trip(id, now, today, "collect", None, reason, &by.actor.name).await?;
+            }
+        }
+        tx.record(
+            &format!("case.{}", action.code),
+            &row.place_code,
+            &format!("case:{id}"),
+            json!({"number": row.number, "from": row.state, "to": to, "department": row.department_code}),
+        )
+        .await?;
+        if let Some(phone) = &row.applicant_phone {
+            let text = match (action.code.as_str(), to_state.map(|s| s.holder)) {
+                (_, Some(Holder::Window)) if moved => pickup_code.as_ref().map(|c| {
+                    format!(
+                        "您的办件{}（{}）已办结，可到统一出件窗口凭取件码{}领取，也可选择免费快递或电子送达。",
+                        row.number, row.item_name, c
+                    )
+                }),
+                ("return", _) => Some(format!(
+                    "您的办件{}需要补正：{}。计时暂停，补正后继续办理。",
+                    row.number,
+                    input.comment.trim()
+                )),
+                ("reject", _) | ("refuse", _) => {
+                    Some(format!("您的办件{}未通过：{}", row.number, input.comment.trim()))
+                }
+                ("ship", _) => delivery.as_ref().map(|d| {
+                    format!(
+                        "您的办件{}结果已寄出，{}运单号{}。",
+                        row.number,
+                        d["carrier"].as_str().unwrap_or_default(),
+                        d["tracking"].as_str().unwrap_or_default()
+                    )
+                }),
+                _ => None,
+            };
+            if let Some(text) = text {
+                tx.outbox(
+                    "sms",
+                    phone,
+                    &json!({"text": text, "kind": format!("case.{}", action.code)}),
+                    &format!("case:{id}:{}:{}", action.code, now),
+                )
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        self.case_for(id, Some(by)).await
+    }
+
+    /// Records a physical visit by hand. The first needs no reason; every further one does.
+    pub async fn record_trip(
+        &self,
+        id: i64,
+        by: &CaseActor,
+        reason: &str,
+        ticket: Option<i64>,
+    ) -> Result<CaseView, StoreError> {
+        let now = now_ms();
+        let mut tx = self.begin(&by.actor).await?;
+        let row: Option<CaseRow> =
+            sqlx::query_as(&format!("{CASE_SELECT} WHERE c.id = $1")).bind(id).fetch_optional(tx.conn()).await?;
+        let row = row.filter(|r| can_see(by, r)).ok_or_else(|| StoreError::not_found(format!("case {id}")))?;
+        if row.trips >= 1 && reason.trim().is_empty() {
+            return Err(invalid("reason", "第二次及以后的到场必须说明原因", "a second or later trip needs a reason"));
+        }
+        let trips = tx
+            .add_trip(
+                id,
+                now,
+                local_day(now),
+                if ticket.is_some() { "ticket" } else { "staff" },
+                ticket,
+                reason.trim(),
+                &by.actor.name,
+            )
+            .await?;
+        sqlx::query("INSERT INTO case_actions (case_id, action, from_state, to_state, actor, staff_id, comment, data, at) VALUES ($1, 'trip', $2, $2, $3, $4, $5, $6, $7)")
+            .bind(id)
+            .bind(&row.state)
+            .bind(&by.actor.name)
+            .bind(by.actor.staff_id)
+            .bind(reason.trim())
+            .bind(json!({"trips": trips}).to_string())
+            .bind(now)
+            .execute(tx.conn())
+            .await?;
+        tx.record(
+            "case.trip",
+            &row.place_code,
+            &format!("case:{id}"),
+            json!({"trips": trips, "reason": reason.trim()}),
+        )
+        .await?;
+        tx.commit().await?;
+        self.case_for(id, Some(by)).await
+    }
+
+    /// A refusal at the window with the one-time notice (一次性告知) of everything still needed.
+    pub async fn record_refusal(
+        &self,
+        by: &CaseActor,
+        item: &str,
+        applicant: &str,
+        reason: &str,
+        missing: &[String],
+    ) -> Result<i64, StoreError> {
+        let stored = self.item(item).await?;
+        if reason.trim().is_empty() {
+            return Err(invalid("reason", "请填写不予受理的原因", "give the reason for the refusal"));
+        }
+        for m in missing {
+            if !stored.item.materials.iter().any(|x| &x.name == m) {
+                return Err(invalid(
+                    "missing",
+                    format!("“{m}”不是该事项的申请材料"),
+                    format!("\"{m}\" is not a material of this item"),
+                ));
+            }
+        }
+        let mut tx = self.begin(&by.actor).await?;
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO refusals (at, place_code, item_code, applicant_name, reason, missing, actor) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
+        )
+        .bind(now_ms())
+        .bind(by.place.as_str())
+        .bind(item)
+        .bind(applicant.trim())
+        .bind(reason.trim())
+        .bind(serde_json::to_string(missing)?)
+        .bind(&by.actor.name)
+        .fetch_one(tx.conn())
+        .await?;
+        tx.record(
+            "case.refused",
+            by.place.as_str(),
+            &format!("refusal:{id}"),
+            json!({"item": item, "missing": missing}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// A refusal with the item's full list of materials: (item name, reason, missing, all materials, at).
+    pub async fn refusal(
+        &self,
+        id: i64,
+    ) -> Result<(onewindow_core::catalogue::Item, String, Vec<String>, i64), StoreError> {
+        let row: Option<(String, String, String, i64)> =
+            sqlx::query_as("SELECT item_code, reason, missing, at FROM refusals WHERE id = $1")
+                .bind(id)
+                .fetch_optional(self.pool())
+                .await?;
+        let (item, reason, missing, at) = row.ok_or_else(|| StoreError::not_found(format!("refusal {id}")))?;
+        Ok((self.item(&item).await?.item, reason, serde_json::from_str(&missing)?, at))
+    }
+}
