@@ -6,6 +6,8 @@ mod helpers;
 
 mod auth;
 mod browser;
+mod browser_lobby;
+mod cases;
 mod catalogue;
 mod input;
 mod lobby;

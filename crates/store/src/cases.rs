@@ -114,6 +114,9 @@ pub struct CaseView {
     pub accepted_on: String,
     pub due_on: String,
     pub statutory_due_on: String,
+    /// The due dates lie beyond the published holiday calendar (weekdays counted); they may move
+    /// when the operator loads that year.
+    pub due_provisional: bool,
     pub paused: bool,
     pub paused_days: i64,
     pub step_due_on: Option<String>,
@@ -194,17 +197,59 @@ fn calendar_error(e: onewindow_core::calendar::CalendarError) -> StoreError {
     )
 }
 
+/// Whether a day is a working day; beyond the published years (the State Council publishes each year's
+/// arrangement in November), weekdays count and `provisional` says the answer is not yet official.
+fn working_day(cal: &onewindow_core::calendar::WorkingCalendar, day: NaiveDate, provisional: &mut bool) -> bool {
+    match cal.is_working_day(day) {
+        Ok(w) => w,
+        Err(_) => {
+            *provisional = true;
+            !matches!(chrono::Datelike::weekday(&day), chrono::Weekday::Sat | chrono::Weekday::Sun)
+        }
+    }
+}
+
 impl Store {
-    /// `n` working days after `start`, from the calendar.
+    /// `n` working days after `start`. A case must be accepted in December too, before next year's
+    /// holidays are published: beyond the loaded years weekdays count, and [`Store::is_provisional`]
+    /// tells the date is not yet final.
     pub fn add_working_days(&self, start: NaiveDate, n: i64) -> Result<NaiveDate, StoreError> {
         let cal = self.inner.calendar.read().map_err(|_| StoreError::Corrupt("calendar lock".into()))?;
-        cal.add_working_days(start, WorkingDays::new(n.max(0) as u32)).map_err(calendar_error)
+        if let Ok(d) = cal.add_working_days(start, WorkingDays::new(n.max(0) as u32)) {
+            return Ok(d);
+        }
+        let mut provisional = false;
+        let (mut day, mut left) = (start, n.max(0));
+        while left > 0 {
+            day = day.succ_opt().ok_or_else(|| StoreError::Corrupt("date overflow".into()))?;
+            if working_day(&cal, day, &mut provisional) {
+                left -= 1;
+            }
+        }
+        Ok(day)
     }
 
-    /// Working days d with from < d ≤ to.
+    /// Working days d with from < d ≤ to (weekdays beyond the loaded years).
     pub fn working_days_between(&self, from: NaiveDate, to: NaiveDate) -> Result<i64, StoreError> {
         let cal = self.inner.calendar.read().map_err(|_| StoreError::Corrupt("calendar lock".into()))?;
-        cal.working_days_between(from, to).map_err(calendar_error)
+        if let Ok(n) = cal.working_days_between(from, to) {
+            return Ok(n);
+        }
+        let (a, b, sign) = if from <= to { (from, to, 1) } else { (to, from, -1) };
+        let mut provisional = false;
+        let mut n = 0;
+        let mut day = a;
+        while day < b {
+            day = day.succ_opt().ok_or_else(|| StoreError::Corrupt("date overflow".into()))?;
+            n += working_day(&cal, day, &mut provisional) as i64;
+        }
+        Ok(sign * n)
+    }
+
+    /// True when a date lies beyond the published calendar years, so a due date on it may still move.
+    pub fn is_provisional(&self, day: &str) -> bool {
+        let Ok(day) = date(day) else { return false };
+        self.inner.calendar.read().map(|c| c.is_working_day(day).is_err()).unwrap_or(true)
     }
 
     /// Loads another year of the working-day calendar (the operator's file).
@@ -528,6 +573,7 @@ impl Store {
             accepted_by: r.accepted_by,
             accepted_at: r.accepted_at,
             accepted_on: r.accepted_on,
+            due_provisional: self.is_provisional(&r.due_on) || self.is_provisional(&r.statutory_due_on),
             due_on: r.due_on,
             statutory_due_on: r.statutory_due_on,
             paused,

@@ -1,0 +1,506 @@
+//! Cases end to end on every shipped flow: acceptance, the back office, the working-day clock with its
+//! pauses, tolerant acceptance, delivery, trips, refusals and the rules of who may do what.
+
+use crate::backend_tests;
+use crate::helpers::{spawn_app, Db, TestApp};
+use chrono::NaiveDate;
+use onewindow_core::place::PlaceCode;
+use onewindow_store::{ActionInput, CaseActor, CaseView, NewCase};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+fn d(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+}
+
+/// A demo member as the store sees them.
+async fn actor(app: &TestApp, username: &str) -> CaseActor {
+    let staff = app.store.staff_list(None).await.unwrap().into_iter().find(|s| s.username == username).unwrap();
+    let department = match staff.department_id {
+        Some(id) => app.store.departments(None).await.unwrap().into_iter().find(|d| d.id == id).map(|d| d.code),
+        None => None,
+    };
+    CaseActor {
+        actor: staff.actor(),
+        role: staff.role.code().into(),
+        place: PlaceCode::parse(&staff.place).unwrap(),
+        department,
+    }
+}
+
+async fn act(app: &TestApp, case: i64, who: &str, action: &str, comment: &str, data: Value, day: &str) -> CaseView {
+    let by = actor(app, who).await;
+    app.store
+        .act_on_case(case, &by, &ActionInput { action: action.into(), comment: comment.into(), data }, Some(d(day)))
+        .await
+        .unwrap_or_else(|e| panic!("{who} {action}: {e}"))
+}
+
+fn new_case(item: &str, channel: &str, place: &str, materials: &[(&str, &str)], tolerant: bool) -> NewCase {
+    NewCase {
+        item: item.into(),
+        applicant_name: "张三丰".into(),
+        applicant_id_number: Some(onewindow_core::ids::IdNumber::parse("11010519491231002X").unwrap()),
+        applicant_phone: Some(onewindow_core::ids::PhoneNumber::parse("13800138000").unwrap()),
+        channel: channel.into(),
+        materials: materials.iter().map(|(n, s)| (n.to_string(), s.to_string())).collect(),
+        tolerant,
+        supplement_days: 3,
+        ticket_id: None,
+        place: PlaceCode::parse(place).unwrap(),
+    }
+}
+
+const MZJ_002_KEY: [&str; 3] = ["居民身份证", "户口簿", "特困人员救助供养申请书"];
+
+fn mzj_002(missing_non_key: bool) -> Vec<(&'static str, &'static str)> {
+    let mut m: Vec<(&str, &str)> = MZJ_002_KEY.iter().map(|n| (*n, "received")).collect();
+    m.push(("本人及法定义务人履行能力情况说明", if missing_non_key { "missing" } else { "received" }));
+    m.push(("残疾人证（残疾人申请时提供）", "received"));
+    m
+}
+
+fn pickup_code(app_msgs: &[Value]) -> String {
+    let text = app_msgs
+        .iter()
+        .find_map(|m| m["payload"]["text"].as_str().filter(|t| t.contains("取件码")))
+        .unwrap()
+        .to_string();
+    text.split("取件码").nth(1).unwrap().chars().take(6).collect()
+}
+
+/// The general flow over HTTP: a served ticket, acceptance at the window, the department's work queue,
+/// a correction with the clock paused, approval, collection with the pick-up code; trips = 1.
+async fn general_flow_over_http(db: Db) {
+    let app = spawn_app(db).await;
+    let acceptor = app.login("acceptor").await;
+    let approver = app.login("approver").await;
+    let post =
+        |token: &str, path: &str, body: Value| app.client.post(app.url(path)).bearer_auth(token).json(&body).send();
+    // The citizen's ticket is served at A1.
+    post(&acceptor, "/api/v1/tickets", json!({"queue": "general", "phone": "13800138000"})).await.unwrap();
+    assert_eq!(post(&acceptor, "/api/v1/windows/A1/call-next", json!({})).await.unwrap().status(), StatusCode::OK);
+    assert_eq!(post(&acceptor, "/api/v1/windows/A1/start", json!({})).await.unwrap().status(), StatusCode::OK);
+    let materials: Vec<Value> = mzj_002(false).iter().map(|(n, s)| json!({"name": n, "status": s})).collect();
+    let r = post(
+        &acceptor,
+        "/api/v1/cases",
+        json!({"item": "MZJ-002", "applicant": {"name": "张三丰", "id_number": "11010519491231002X", "phone": "13800138000"},
+               "materials": materials, "window": "A1"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+    let case: Value = r.json().await.unwrap();
+    let id = case["id"].as_i64().unwrap();
+    assert_eq!(
+        (case["state"].as_str(), case["flow_code"].as_str(), case["trips"].as_i64()),
+        (Some("review"), Some("general"), Some(1))
+    );
+    assert_eq!(case["applicant_name"], "张**", "masked");
+    assert!(case["number"].as_str().unwrap().starts_with("330822-"));
+    // The acceptor cannot approve: not in the actions offered, and 403 when forced.
+    assert!(case["actions"].as_array().unwrap().iter().all(|a| a["code"] != "approve"));
+    let r = post(&acceptor, &format!("/api/v1/cases/{id}/actions"), json!({"action": "approve"})).await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // The department's work queue has it as new.
+    let work: Value = app
+        .client
+        .get(app.url("/api/v1/worklist?view=new"))
+        .bearer_auth(&approver)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(work.as_array().unwrap().iter().any(|c| c["id"] == id), "{work}");
+    let other: Value = app
+        .client
+        .get(app.url("/api/v1/worklist"))
+        .bearer_auth(app.login("approver2").await)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(other.as_array().unwrap().iter().all(|c| c["id"] != id), "another department does not see it");
+    let acted = |action: &str, body: Value| {
+        let mut body = body;
+        body["action"] = json!(action);
+        post(&approver, &format!("/api/v1/cases/{id}/actions"), body)
+    };
+    assert_eq!(acted("claim", json!({})).await.unwrap().status(), StatusCode::OK);
+    let mine: Value = app
+        .client
+        .get(app.url("/api/v1/worklist?view=mine"))
+        .bearer_auth(&approver)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(mine[0]["id"], id);
+    // Return without a reason is refused; with one, the clock pauses.
+    assert_eq!(acted("return", json!({})).await.unwrap().status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let c: Value = acted("return", json!({"comment": "收入证明不清晰"})).await.unwrap().json().await.unwrap();
+    assert_eq!(
+        (c["state"].as_str(), c["paused"].as_bool(), c["urgency"].as_str()),
+        (Some("correction"), Some(true), Some("paused"))
+    );
+    // A transition not allowed now names the ones that are.
+    let r = acted("approve", json!({})).await.unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    let e: Value = r.json().await.unwrap();
+    assert!(e["message_en"].as_str().unwrap().contains("supplement"), "{e}");
+    let r = post(&acceptor, &format!("/api/v1/cases/{id}/actions"), json!({"action": "supplement"})).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let c: Value = acted("approve", json!({})).await.unwrap().json().await.unwrap();
+    assert_eq!(c["state"], "result");
+    // Collection at the unified window needs the pick-up code from the SMS.
+    let code = pickup_code(&app.store.outbox_recent(100).await.unwrap());
+    let r = post(
+        &acceptor,
+        &format!("/api/v1/cases/{id}/actions"),
+        json!({"action": "collect", "data": {"pickup_code": "000000x"}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let r = post(
+        &acceptor,
+        &format!("/api/v1/cases/{id}/actions"),
+        json!({"action": "collect", "data": {"pickup_code": code}}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let c: Value = app
+        .client
+        .get(app.url(&format!("/api/v1/cases/{id}")))
+        .bearer_auth(&acceptor)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(c["state"], "closed");
+    assert_eq!(c["trips"], 1, "collected in the same visit: still one trip");
+    let steps: Vec<&str> = c["timeline"].as_array().unwrap().iter().map(|t| t["action"].as_str().unwrap()).collect();
+    assert_eq!(steps, vec!["accept", "claim", "return", "supplement", "approve", "collect"]);
+    assert!(
+        c["timeline"].as_array().unwrap().iter().all(|t| !t["data"].to_string().contains(&code)),
+        "the code is not in the timeline"
+    );
+    // Public tracking shows the state without personal data.
+    let t = app.get_json(&format!("/api/v1/track/{}", c["track_token"].as_str().unwrap())).await;
+    assert_eq!(t["state"], "closed");
+    assert!(!t.to_string().contains("13800138000") && !t.to_string().contains("张三丰"));
+    // The coverage report now has its volume-weighted share: MZJ-002 is a zero-trip item (this
+    // citizen chose the window anyway), so all handled cases are of zero-trip items.
+    assert_eq!(app.get_json("/api/v1/stats/coverage").await["volume_weighted_zero_trip_share"], 1.0);
+}
+
+/// A correction pauses the clock: the due date moves by exactly the working days spent waiting.
+async fn correction_pauses_the_clock(db: Db) {
+    let app = spawn_app(db).await;
+    let acceptor = actor(&app, "acceptor").await;
+    let c = app
+        .store
+        .accept_case(&acceptor, &new_case("MZJ-002", "window", "330822", &mzj_002(false), false), Some(d("2026-11-02")))
+        .await
+        .unwrap();
+    // Promised 10 working days from Monday 2 November 2026: Monday 16 November.
+    assert_eq!((c.due_on.as_str(), c.statutory_due_on.as_str()), ("2026-11-16", "2026-11-30"));
+    act(&app, c.id, "approver", "return", "请补充户口簿复印件", json!({}), "2026-11-03").await;
+    // Back on Friday 6 November: 3 working days paused (4, 5, 6 November).
+    let back = act(&app, c.id, "acceptor", "supplement", "", json!({}), "2026-11-06").await;
+    assert_eq!(back.paused_days, 3);
+    assert_eq!(back.due_on, "2026-11-19");
+    assert_eq!(back.statutory_due_on, "2026-12-03");
+    assert!(!back.paused);
+}
+
+/// Tolerant acceptance: non-key materials may be missing with a deadline; the result cannot leave until
+/// they are supplied; a late supplement is marked late.
+async fn tolerant_acceptance_with_a_late_supplement(db: Db) {
+    let app = spawn_app(db).await;
+    let acceptor = actor(&app, "acceptor").await;
+    // A missing key material blocks acceptance, naming it.
+    let mut missing_key = mzj_002(false);
+    missing_key[1].1 = "missing";
+    let e = app
+        .store
+        .accept_case(&acceptor, &new_case("MZJ-002", "window", "330822", &missing_key, true), Some(d("2026-11-02")))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("户口簿"), "{e}");
+    // Missing non-key without tolerant acceptance: refused, saying to choose it.
+    let e = app
+        .store
+        .accept_case(&acceptor, &new_case("MZJ-002", "window", "330822", &mzj_002(true), false), Some(d("2026-11-02")))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("tolerant"), "{e}");
+    let c = app
+        .store
+        .accept_case(&acceptor, &new_case("MZJ-002", "window", "330822", &mzj_002(true), true), Some(d("2026-11-02")))
+        .await
+        .unwrap();
+    assert!(c.tolerant);
+    assert_eq!(c.supplement_due_on.as_deref(), Some("2026-11-05"));
+    let sms = app.store.outbox_recent(20).await.unwrap();
+    assert!(sms.iter().any(|m| m["payload"]["text"].as_str().unwrap().contains("请于11月5日前补齐")), "{sms:?}");
+    act(&app, c.id, "approver", "approve", "", json!({}), "2026-11-04").await;
+    let by = actor(&app, "acceptor").await;
+    let e = app
+        .store
+        .act_on_case(
+            c.id,
+            &by,
+            &ActionInput {
+                action: "ship".into(),
+                comment: String::new(),
+                data: json!({"address": "天马街道1号", "carrier": "EMS", "tracking": "E1"}),
+            },
+            Some(d("2026-11-09")),
+        )
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("本人及法定义务人履行能力情况说明"), "{e}");
+    let supplied = act(
+        &app,
+        c.id,
+        "acceptor",
+        "supply",
+        "",
+        json!({"material": "本人及法定义务人履行能力情况说明"}),
+        "2026-11-10",
+    )
+    .await;
+    let m = supplied.materials.iter().find(|m| m.name == "本人及法定义务人履行能力情况说明").unwrap();
+    assert_eq!((m.status.as_str(), m.late), ("received", true));
+    let shipped = act(
+        &app,
+        c.id,
+        "acceptor",
+        "ship",
+        "",
+        json!({"address": "天马街道1号", "carrier": "EMS", "tracking": "E1234"}),
+        "2026-11-10",
+    )
+    .await;
+    assert_eq!(shipped.state, "shipped");
+    let done = act(&app, c.id, "acceptor", "deliver", "", json!({}), "2026-11-12").await;
+    assert_eq!(done.state, "closed");
+    assert_eq!(done.delivery.unwrap()["tracking"], "E1234");
+    assert_eq!(done.trips, 1);
+}
+
+/// Farmer house building across National Day 2026: 7 working days from 29 September is 14 October
+/// (1–7 October off, Saturday 10 October a make-up workday); village review, township approval.
+async fn house_building_across_national_day(db: Db) {
+    let app = spawn_app(db).await;
+    let clerk = actor(&app, "clerk").await;
+    let materials = [
+        ("农村宅基地和建房（规划许可）申请表", "received"),
+        ("申请人及家庭成员居民身份证、户口簿", "received"),
+        ("村民会议或村民代表会议讨论通过的书面材料", "received"),
+        ("建房设计图或选用的通用图", "received"),
+        ("拆旧退宅承诺书（有旧房的）", "received"),
+    ];
+    let c = app
+        .store
+        .accept_case(
+            &clerk,
+            &new_case("ZRZYJ-001", "village", "330822001201", &materials, false),
+            Some(d("2026-09-29")),
+        )
+        .await
+        .unwrap();
+    assert_eq!((c.flow_code.as_str(), c.state.as_str()), ("house_building", "accepted"));
+    assert_eq!(c.due_on, "2026-10-14");
+    assert_eq!(c.step_due_on.as_deref(), Some("2026-09-30"));
+    assert_eq!(c.trips, 0, "不出村: a village-clerk acceptance is no trip");
+    let c2 = act(&app, c.id, "clerk", "submit", "", json!({}), "2026-09-30").await;
+    // Village review has 2 working days from 30 September: 8 and 9 October.
+    assert_eq!(c2.step_due_on.as_deref(), Some("2026-10-09"));
+    act(&app, c.id, "clerk", "village_pass", "", json!({}), "2026-10-08").await;
+    // The county approver is not the township: survey and approval are township steps.
+    let county = actor(&app, "approver").await;
+    let e = app
+        .store
+        .act_on_case(
+            c.id,
+            &county,
+            &ActionInput { action: "survey_done".into(), ..Default::default() },
+            Some(d("2026-10-09")),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e, onewindow_store::StoreError::Forbidden { .. }), "{e}");
+    let s = act(&app, c.id, "township", "survey_done", "", json!({}), "2026-10-10").await;
+    assert_eq!(s.step_due_on.as_deref(), Some("2026-10-12"), "Saturday 10 October is a working day");
+    act(&app, c.id, "township", "approve", "", json!({}), "2026-10-12").await;
+    let code = pickup_code(&app.store.outbox_recent(50).await.unwrap());
+    let done = act(&app, c.id, "clerk", "collect", "", json!({"pickup_code": code}), "2026-10-13").await;
+    assert_eq!(done.state, "closed");
+    assert_eq!(done.urgency, "closed");
+    let steps: Vec<&str> = done.timeline.iter().map(|t| t.action.as_str()).collect();
+    assert_eq!(steps, vec!["accept", "submit", "village_pass", "survey_done", "approve", "collect"]);
+    assert_eq!(done.trips, 1, "collecting the permit is the one trip");
+    assert!(!done.due_provisional);
+}
+
+/// A case accepted late in the year, before next year's holidays are published: accepted all the
+/// same, weekdays counted, the due date marked provisional.
+async fn due_dates_beyond_the_calendar_are_provisional(db: Db) {
+    let app = spawn_app(db).await;
+    let acceptor = actor(&app, "acceptor").await;
+    let c = app
+        .store
+        .accept_case(&acceptor, &new_case("MZJ-002", "window", "330822", &mzj_002(false), false), Some(d("2026-12-21")))
+        .await
+        .unwrap();
+    // 10 weekdays after Monday 21 December: 22, 23, 24, 25, 28, 29, 30, 31 December, 1 and 4 January.
+    assert_eq!(c.due_on, "2027-01-04");
+    assert!(c.due_provisional);
+}
+
+/// 低保 by three levels: the village accepts, the township checks, the county's civil-affairs bureau
+/// approves; another department cannot; a clerk of another village cannot see it.
+async fn three_level_minimum_living_allowance(db: Db) {
+    let app = spawn_app(db).await;
+    let clerk = actor(&app, "clerk").await;
+    let materials = [
+        ("居民身份证", "received"),
+        ("户口簿", "received"),
+        ("最低生活保障申请书", "received"),
+        ("家庭经济状况核对授权书", "received"),
+        ("家庭收入和财产状况说明", "received"),
+    ];
+    let c = app
+        .store
+        .accept_case(&clerk, &new_case("MZJ-001", "village", "330822001201", &materials, false), None)
+        .await
+        .unwrap();
+    assert_eq!((c.flow_code.as_str(), c.state.as_str()), ("three_level", "village_accepted"));
+    act(&app, c.id, "clerk", "submit", "", json!({}), "2026-11-30").await;
+    // The township sees it in its work queue; the county does not yet.
+    let township = actor(&app, "township").await;
+    assert!(app.store.worklist(&township, onewindow_store::WorkView::All).await.unwrap().iter().any(|w| w.id == c.id));
+    let county = actor(&app, "approver").await;
+    assert!(app.store.worklist(&county, onewindow_store::WorkView::All).await.unwrap().iter().all(|w| w.id != c.id));
+    act(&app, c.id, "township", "check_pass", "", json!({}), "2026-12-01").await;
+    let other = actor(&app, "approver2").await;
+    let e = app
+        .store
+        .act_on_case(c.id, &other, &ActionInput { action: "approve".into(), ..Default::default() }, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, onewindow_store::StoreError::Forbidden { .. }), "another department: {e}");
+    act(&app, c.id, "approver", "approve", "", json!({}), "2026-12-02").await;
+    let done = act(&app, c.id, "clerk", "download", "", json!({}), "2026-12-02").await;
+    assert_eq!(done.state, "closed");
+    assert_eq!(done.trips, 0);
+    // A clerk of another village does not see the case at all.
+    let mut stranger = actor(&app, "clerk").await;
+    stranger.place = PlaceCode::parse("330822002201").unwrap();
+    assert!(app.store.case_for(c.id, Some(&stranger)).await.is_err());
+}
+
+/// Online, zero trips: submitted, pre-accepted, approved, shipped free, delivered.
+async fn online_zero_trip_flow(db: Db) {
+    let app = spawn_app(db).await;
+    let acceptor = actor(&app, "acceptor").await;
+    let c = app
+        .store
+        .accept_case(&acceptor, &new_case("MZJ-002", "online", "330822", &mzj_002(false), false), None)
+        .await
+        .unwrap();
+    assert_eq!((c.flow_code.as_str(), c.state.as_str(), c.trips), ("online", "submitted", 0));
+    act(&app, c.id, "acceptor", "pre_accept", "", json!({}), "2026-11-30").await;
+    act(&app, c.id, "approver", "approve", "", json!({}), "2026-12-01").await;
+    act(
+        &app,
+        c.id,
+        "acceptor",
+        "ship",
+        "",
+        json!({"address": "紫港街道2号", "carrier": "EMS", "tracking": "E9"}),
+        "2026-12-01",
+    )
+    .await;
+    let done = act(&app, c.id, "acceptor", "deliver", "", json!({}), "2026-12-03").await;
+    assert_eq!((done.state.as_str(), done.trips), ("closed", 0));
+    // A hand-recorded second trip needs a reason.
+    let by = actor(&app, "acceptor").await;
+    app.store.record_trip(c.id, &by, "", None).await.unwrap();
+    assert!(app.store.record_trip(c.id, &by, " ", None).await.is_err());
+    let t = app.store.record_trip(c.id, &by, "原件核验", None).await.unwrap();
+    assert_eq!(t.trips, 2);
+    let report = app.store.trip_report(&PlaceCode::parse("330822").unwrap()).await.unwrap();
+    assert_eq!(report.overall.cases, 1);
+    assert_eq!(report.more_than_one[0].reasons, vec!["原件核验"]);
+}
+
+/// Flows load as checked data: a bad definition is refused with every problem; a good one becomes a
+/// new version that new cases use while old cases keep theirs.
+async fn flows_are_checked_and_versioned(db: Db) {
+    let app = spawn_app(db).await;
+    let admin = app.login("admin").await;
+    let bad = "code = \"x\"\nname = \"x\"\ninitial = \"a\"\n[[states]]\ncode = \"a\"\nname = \"a\"\n\
+               [[actions]]\ncode = \"go\"\nname = \"go\"\nfrom = [\"a\"]\nto = \"b\"\nroles = [\"wizard\"]\n";
+    let r = app.client.post(app.url("/api/v1/flows")).bearer_auth(&admin).body(bad).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let e: Value = r.json().await.unwrap();
+    assert!(e["errors"].as_array().unwrap().len() >= 2, "{e}");
+    let acceptor = actor(&app, "acceptor").await;
+    let old = app
+        .store
+        .accept_case(&acceptor, &new_case("MZJ-002", "window", "330822", &mzj_002(false), false), None)
+        .await
+        .unwrap();
+    let mut general = include_str!("../../crates/core/flows/general.toml").to_string();
+    general = general.replace("name = \"部门审批中\"", "name = \"部门审批（新版）\"");
+    let r = app.client.post(app.url("/api/v1/flows")).bearer_auth(&admin).body(general).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert_eq!(r.json::<Value>().await.unwrap()["version"], 2);
+    let new = app
+        .store
+        .accept_case(&acceptor, &new_case("MZJ-002", "window", "330822", &mzj_002(false), false), None)
+        .await
+        .unwrap();
+    assert_eq!((old.flow_version, old.state_name.as_str()), (1, "部门审批中"));
+    assert_eq!((new.flow_version, new.state_name.as_str()), (2, "部门审批（新版）"));
+    assert_eq!(app.store.case_for(old.id, None).await.unwrap().state_name, "部门审批中");
+    // Items keep the version they were accepted under too.
+    assert_eq!(old.item_version, 1);
+    // The refusal with a one-time notice.
+    let r = app
+        .client
+        .post(app.url("/api/v1/refusals"))
+        .bearer_auth(app.login("acceptor").await)
+        .json(&json!({"item": "MZJ-002", "applicant_name": "李四", "reason": "缺少户口簿", "missing": ["户口簿"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let id = r.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let (item, reason, missing, _) = app.store.refusal(id).await.unwrap();
+    assert_eq!((item.code.as_str(), reason.as_str(), missing), ("MZJ-002", "缺少户口簿", vec!["户口簿".to_string()]));
+}
+
+backend_tests!(
+    general_flow_over_http,
+    correction_pauses_the_clock,
+    tolerant_acceptance_with_a_late_supplement,
+    house_building_across_national_day,
+    due_dates_beyond_the_calendar_are_provisional,
+    three_level_minimum_living_allowance,
+    online_zero_trip_flow,
+    flows_are_checked_and_versioned,
+);
