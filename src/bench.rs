@@ -160,3 +160,270 @@ pub async fn catalogue(items: usize, requests: usize, concurrency: usize) -> Res
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }
+
+/// A fresh store with the demo county, on SQLite in a temporary directory or on the PostgreSQL given.
+async fn bench_store(database_url: Option<&str>) -> Result<(Store, Option<std::path::PathBuf>)> {
+    let (opts, dir) = match database_url {
+        Some(url) => (StoreOptions { url: url.to_string(), max_connections: 16 }, None),
+        None => {
+            let dir = std::env::temp_dir().join(format!("onewindow-bench-{}-{}", std::process::id(), rand_suffix()));
+            std::fs::create_dir_all(&dir)?;
+            (StoreOptions::sqlite_in(&dir), Some(dir))
+        }
+    };
+    let store = Store::open(&opts).await?;
+    if store.is_empty().await? {
+        store.load_county(&seed::demo()?, seed::DEMO_PASSWORD).await?;
+    }
+    Ok((store, dir))
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() % 1_000_000).unwrap_or(0)
+}
+
+async fn serve_in_process(store: &Store) -> Result<(std::net::SocketAddr, tokio::task::JoinHandle<()>)> {
+    let mut opts = onewindow_web::AppOptions::default();
+    // The SMS worker is not what is measured here; it would compete for the writer.
+    opts.sms.enabled = false;
+    let state = onewindow_web::AppState::new(store.clone(), opts).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let app = onewindow_web::router(state);
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok((addr, server))
+}
+
+async fn token(client: &reqwest::Client, addr: std::net::SocketAddr, user: &str) -> Result<String> {
+    let v: Value = client
+        .post(format!("http://{addr}/api/v1/session"))
+        .json(&json!({"username": user, "password": seed::DEMO_PASSWORD}))
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    v["token"].as_str().map(str::to_string).context("no token")
+}
+
+fn report(what: &str, samples: &mut [Duration], wall: Duration) {
+    samples.sort();
+    println!(
+        "{what}: {} in {:.2} s = {:.0}/s; latency p50 {:.2} ms, p99 {:.2} ms, p99.9 {:.2} ms, max {:.2} ms",
+        samples.len(),
+        wall.as_secs_f64(),
+        samples.len() as f64 / wall.as_secs_f64(),
+        ms(percentile(samples, 50.0)),
+        ms(percentile(samples, 99.0)),
+        ms(percentile(samples, 99.9)),
+        ms(samples.last().copied().unwrap_or_default())
+    );
+}
+
+/// The disk's raw rate of one-row durable commits, one after another, with the store's own settings.
+async fn raw_commit_rate(database_url: Option<&str>, n: usize) -> Result<f64> {
+    use sqlx::Executor;
+    sqlx::any::install_default_drivers();
+    let (url, dir) = match database_url {
+        Some(u) => (u.to_string(), None),
+        None => {
+            let dir = std::env::temp_dir().join(format!("onewindow-raw-{}-{}", std::process::id(), rand_suffix()));
+            std::fs::create_dir_all(&dir)?;
+            (format!("sqlite://{}?mode=rwc", dir.join("raw.db").display()), Some(dir))
+        }
+    };
+    let mut conn = <sqlx::AnyConnection as sqlx::Connection>::connect(&url).await?;
+    if dir.is_some() {
+        conn.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;").await?;
+    }
+    conn.execute("DROP TABLE IF EXISTS bench_raw").await?;
+    conn.execute("CREATE TABLE bench_raw (id BIGINT PRIMARY KEY, v TEXT NOT NULL)").await?;
+    let t = Instant::now();
+    for i in 0..n as i64 {
+        // Each statement outside a transaction is its own durable commit.
+        sqlx::query("INSERT INTO bench_raw (id, v) VALUES ($1, $2)").bind(i).bind("x").execute(&mut conn).await?;
+    }
+    let rate = n as f64 / t.elapsed().as_secs_f64();
+    conn.execute("DROP TABLE bench_raw").await?;
+    if let Some(d) = dir {
+        let _ = std::fs::remove_dir_all(d);
+    }
+    Ok(rate)
+}
+
+/// Ticket issue rate, and call → display latency with many SSE screens connected.
+pub async fn lobby(tickets: usize, concurrency: usize, screens: usize, calls: usize) -> Result<()> {
+    let (store, dir) = bench_store(None).await?;
+    let (addr, server) = serve_in_process(&store).await?;
+    let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency.max(8)).build()?;
+    let admin = token(&client, addr, "admin").await?;
+    client
+        .put(format!("http://{addr}/api/v1/queues/general"))
+        .bearer_auth(&admin)
+        .json(&json!({"prefix": "A", "start_number": 1, "daily_max": 99999}))
+        .send()
+        .await?
+        .error_for_status()?;
+
+    // 1. Issue rate.
+    let wall = Instant::now();
+    let per = tickets / concurrency.max(1);
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency.max(1) {
+        let client = client.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut s = Vec::with_capacity(per);
+            for _ in 0..per {
+                let t = Instant::now();
+                let r = client.post(format!("http://{addr}/api/v1/tickets")).json(&json!({"queue": "general"})).send().await?;
+                anyhow::ensure!(r.status().is_success(), "issue: {}", r.status());
+                s.push(t.elapsed());
+            }
+            Ok::<_, anyhow::Error>(s)
+        }));
+    }
+    let mut samples = Vec::new();
+    for t in tasks {
+        samples.extend(t.await??);
+    }
+    report(&format!("ticket issue over HTTP ({concurrency} concurrent clients, SQLite)"), &mut samples, wall.elapsed());
+
+    // 2. Call → display latency with `screens` SSE clients.
+    let (seen_tx, mut seen_rx) = tokio::sync::mpsc::unbounded_channel::<(String, Instant)>();
+    let mut readers = Vec::new();
+    let ready = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
+    for _ in 0..screens {
+        let client = reqwest::Client::new();
+        let seen = seen_tx.clone();
+        let ready = ready.clone();
+        readers.push(tokio::spawn(async move {
+            let mut r = client.get(format!("http://{addr}/api/v1/display/330822/events")).send().await?;
+            let mut buf = String::new();
+            let mut announced = false;
+            while let Some(chunk) = r.chunk().await? {
+                let now = Instant::now();
+                buf.push_str(&String::from_utf8_lossy(&chunk));
+                if !announced && buf.contains("event: snapshot") {
+                    announced = true;
+                    ready.add_permits(1);
+                }
+                while let Some(end) = buf.find("\n\n") {
+                    let event: String = buf.drain(..end + 2).collect();
+                    if event.contains("event: call") {
+                        if let Some(n) = event.split("\"number\":\"").nth(1).and_then(|s| s.split('"').next()) {
+                            let _ = seen.send((n.to_string(), now));
+                        }
+                    }
+                }
+            }
+            Ok::<_, anyhow::Error>(())
+        }));
+    }
+    drop(seen_tx);
+    let _ = ready.acquire_many(screens as u32).await?;
+    println!("{screens} display screens connected");
+    let acceptor = token(&client, addr, "acceptor").await?;
+    let mut latencies = Vec::new();
+    let wall = Instant::now();
+    for _ in 0..calls {
+        let t0 = Instant::now();
+        let r = client.post(format!("http://{addr}/api/v1/windows/A1/call-next")).bearer_auth(&acceptor).send().await?;
+        let v: Value = r.error_for_status()?.json().await?;
+        let number = v["number"].as_str().unwrap_or_default().to_string();
+        let mut got = 0;
+        while got < screens {
+            let (n, at) = tokio::time::timeout(Duration::from_secs(10), seen_rx.recv()).await?.context("screens closed")?;
+            if n == number {
+                latencies.push(at.duration_since(t0));
+                got += 1;
+            }
+        }
+        // Finish so the window may call again (not part of the measured latency).
+        for a in ["start", "finish"] {
+            client.post(format!("http://{addr}/api/v1/windows/A1/{a}")).bearer_auth(&acceptor).send().await?.error_for_status()?;
+        }
+    }
+    report(&format!("call → display over SSE ({screens} screens × {calls} calls, from the call request to each screen)"), &mut latencies, wall.elapsed());
+    for r in readers {
+        r.abort();
+    }
+    server.abort();
+    store.close().await;
+    if let Some(d) = dir {
+        let _ = std::fs::remove_dir_all(d);
+    }
+    Ok(())
+}
+
+/// Durable case transitions per second through the HTTP API: whole lifecycles of 7 transitions
+/// (accept, claim, return, supplement, approve, ship, deliver) by many concurrent clients.
+pub async fn cases(lifecycles: usize, concurrency: usize, database_url: Option<&str>) -> Result<()> {
+    let backend = if database_url.is_some() { "PostgreSQL" } else { "SQLite" };
+    let raw = raw_commit_rate(database_url, 500).await?;
+    println!("raw one-row durable commits on {backend}: {raw:.0}/s");
+    let (store, dir) = bench_store(database_url).await?;
+    let (addr, server) = serve_in_process(&store).await?;
+    let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency.max(8)).build()?;
+    let acceptor = token(&client, addr, "acceptor").await?;
+    let approver = token(&client, addr, "approver").await?;
+    let materials: Vec<Value> = ["居民身份证", "户口簿", "特困人员救助供养申请书", "本人及法定义务人履行能力情况说明", "残疾人证（残疾人申请时提供）"]
+        .iter()
+        .map(|n| json!({"name": n, "status": "received"}))
+        .collect();
+    let per = lifecycles / concurrency.max(1);
+    let wall = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency.max(1) {
+        let (client, acceptor, approver, materials) = (client.clone(), acceptor.clone(), approver.clone(), materials.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut s = Vec::with_capacity(per * 7);
+            for _ in 0..per {
+                let t = Instant::now();
+                let c: Value = client
+                    .post(format!("http://{addr}/api/v1/cases"))
+                    .bearer_auth(&acceptor)
+                    .json(&json!({"item": "MZJ-002", "applicant": {"name": "王五", "phone": "13900001111"}, "materials": materials}))
+                    .send()
+                    .await?
+                    .error_for_status()?
+                    .json()
+                    .await?;
+                s.push(t.elapsed());
+                let id = c["id"].as_i64().context("case id")?;
+                let steps: [(&str, &str, Value); 6] = [
+                    (&approver, "claim", json!({})),
+                    (&approver, "return", json!({"comment": "补正"})),
+                    (&acceptor, "supplement", json!({})),
+                    (&approver, "approve", json!({})),
+                    (&acceptor, "ship", json!({"data": {"address": "天马街道1号", "carrier": "EMS", "tracking": "E1"}})),
+                    (&acceptor, "deliver", json!({})),
+                ];
+                for (who, action, extra) in steps {
+                    let mut body = extra;
+                    body["action"] = json!(action);
+                    let t = Instant::now();
+                    let r = client.post(format!("http://{addr}/api/v1/cases/{id}/actions")).bearer_auth(who).json(&body).send().await?;
+                    anyhow::ensure!(r.status().is_success(), "{action}: {}", r.status());
+                    let _ = r.bytes().await?;
+                    s.push(t.elapsed());
+                }
+            }
+            Ok::<_, anyhow::Error>(s)
+        }));
+    }
+    let mut samples = Vec::new();
+    for t in tasks {
+        samples.extend(t.await??);
+    }
+    let wall = wall.elapsed();
+    report(&format!("case transitions over HTTP on {backend} ({concurrency} concurrent clients, {per} lifecycles each)"), &mut samples, wall);
+    println!("transitions per second ÷ raw one-row commits per second = {:.2}", samples.len() as f64 / wall.as_secs_f64() / raw);
+    server.abort();
+    store.close().await;
+    if let Some(d) = dir {
+        let _ = std::fs::remove_dir_all(d);
+    }
+    Ok(())
+}

@@ -78,6 +78,27 @@ enum BenchCommand {
         #[arg(long, default_value_t = 1)]
         concurrency: usize,
     },
+    /// Ticket issue rate, and call → display latency with many SSE screens.
+    Lobby {
+        #[arg(long, default_value_t = 5000)]
+        tickets: usize,
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 500)]
+        screens: usize,
+        #[arg(long, default_value_t = 50)]
+        calls: usize,
+    },
+    /// Durable case transitions per second through HTTP (whole lifecycles), beside the raw commit rate.
+    Cases {
+        #[arg(long, default_value_t = 400)]
+        lifecycles: usize,
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        /// Run on this PostgreSQL instead of a temporary SQLite file.
+        #[arg(long = "on")]
+        on: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -297,6 +318,12 @@ async fn main() -> Result<()> {
         }
         Command::Bench(BenchCommand::Catalogue { items, requests, concurrency }) => {
             bench::catalogue(items, requests, concurrency).await?;
+        }
+        Command::Bench(BenchCommand::Lobby { tickets, concurrency, screens, calls }) => {
+            bench::lobby(tickets, concurrency, screens, calls).await?;
+        }
+        Command::Bench(BenchCommand::Cases { lifecycles, concurrency, on }) => {
+            bench::cases(lifecycles, concurrency, on.as_deref()).await?;
         }
         Command::Audit(AuditCommand::Verify) => {
             let s = settings(&cli.db, None)?;

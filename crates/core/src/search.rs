@@ -18,6 +18,17 @@ struct Keyed {
     starts: Vec<usize>,
     /// First letters (婚姻登记 → hydj).
     initials: String,
+    /// A 64-bit Bloom filter of every character in the three forms: a term with a character outside
+    /// it cannot match, which rules out most entries before any substring search.
+    chars: u64,
+}
+
+fn char_bit(c: char) -> u64 {
+    1u64 << ((c as u32).wrapping_mul(2_654_435_761) >> 26)
+}
+
+fn char_mask(s: &str) -> u64 {
+    s.chars().fold(0, |m, c| m | char_bit(c))
 }
 
 impl Keyed {
@@ -43,11 +54,16 @@ impl Keyed {
                 }
             }
         }
-        Keyed { text: text.to_lowercase(), full, starts, initials }
+        let text = text.to_lowercase();
+        let chars = char_mask(&text) | char_mask(&full) | char_mask(&initials);
+        Keyed { text, full, starts, initials, chars }
     }
 
     /// The best score this text gives a query term, with weights by how the term matched.
     fn score(&self, term: &Term, w: &Weights) -> u32 {
+        if term.chars & !self.chars != 0 {
+            return 0;
+        }
         let mut best = 0;
         if self.text == term.text {
             best = best.max(w.exact);
@@ -92,6 +108,7 @@ const ZONE_OR_DEPARTMENT: Weights = Weights { exact: 450, prefix: 350, contains:
 struct Term {
     text: String,
     ascii: bool,
+    chars: u64,
 }
 
 /// Filters and paging for a search.
@@ -125,10 +142,13 @@ struct Entry {
     item: Item,
     place: String,
     name: Keyed,
+    /// Characters in the name: shorter (more specific) names rank first among equals.
+    name_len: usize,
     code: Keyed,
-    keywords: Vec<Keyed>,
-    /// Zone and department names (code, name, short name).
-    context: Vec<Keyed>,
+    /// Keywords and zone/department names are shared by many items, so they live once in the
+    /// index's pools and each query scores every distinct one once.
+    keywords: Vec<u32>,
+    context: Vec<u32>,
 }
 
 /// The names of an item's department and zone, so that `民政` finds 民政局's items.
@@ -141,23 +161,44 @@ pub struct ItemContext {
 
 pub struct SearchIndex {
     entries: Vec<Entry>,
+    keyword_pool: Vec<Keyed>,
+    context_pool: Vec<Keyed>,
+}
+
+/// Interns a text into a pool of prepared texts.
+fn intern(pool: &mut Vec<Keyed>, index: &mut std::collections::HashMap<String, u32>, text: &str) -> u32 {
+    if let Some(i) = index.get(text) {
+        return *i;
+    }
+    let i = pool.len() as u32;
+    pool.push(Keyed::new(text));
+    index.insert(text.to_string(), i);
+    i
 }
 
 impl SearchIndex {
     pub fn build(items: Vec<(Item, ItemContext)>) -> Self {
+        let (mut keyword_pool, mut context_pool) = (Vec::new(), Vec::new());
+        let (mut keyword_ix, mut context_ix) = (std::collections::HashMap::new(), std::collections::HashMap::new());
         let mut entries: Vec<Entry> = items
             .into_iter()
             .map(|(item, ctx)| Entry {
                 name: Keyed::new(&item.name),
+                name_len: item.name.chars().count(),
                 code: Keyed::new(item.code.as_str()),
-                keywords: item.keywords.iter().map(|k| Keyed::new(k)).collect(),
-                context: ctx.department_names.iter().chain(ctx.zone_names.iter()).map(|s| Keyed::new(s)).collect(),
+                keywords: item.keywords.iter().map(|k| intern(&mut keyword_pool, &mut keyword_ix, k)).collect(),
+                context: ctx
+                    .department_names
+                    .iter()
+                    .chain(ctx.zone_names.iter())
+                    .map(|s| intern(&mut context_pool, &mut context_ix, s))
+                    .collect(),
                 place: ctx.place,
                 item,
             })
             .collect();
         entries.sort_by(|a, b| a.item.code.cmp(&b.item.code));
-        SearchIndex { entries }
+        SearchIndex { entries, keyword_pool, context_pool }
     }
 
     pub fn len(&self) -> usize {
@@ -186,9 +227,14 @@ impl SearchIndex {
             q.q.split_whitespace()
                 .map(|t| {
                     let text = t.to_lowercase();
-                    Term { ascii: text.is_ascii(), text }
+                    Term { ascii: text.is_ascii(), chars: char_mask(&text), text }
                 })
                 .collect();
+        // Shared texts are scored once per term.
+        let keyword_scores: Vec<Vec<u32>> =
+            terms.iter().map(|t| self.keyword_pool.iter().map(|k| k.score(t, &KEYWORD)).collect()).collect();
+        let context_scores: Vec<Vec<u32>> =
+            terms.iter().map(|t| self.context_pool.iter().map(|k| k.score(t, &ZONE_OR_DEPARTMENT)).collect()).collect();
         let mut hits: Vec<Hit> = Vec::new();
         for (index, e) in self.entries.iter().enumerate() {
             let it = &e.item;
@@ -202,13 +248,13 @@ impl SearchIndex {
             }
             let mut total = 0u32;
             let mut all = true;
-            for t in &terms {
+            for (ti, t) in terms.iter().enumerate() {
                 let s = e
                     .name
                     .score(t, &NAME)
                     .max(e.code.score(t, &CODE))
-                    .max(e.keywords.iter().map(|k| k.score(t, &KEYWORD)).max().unwrap_or(0))
-                    .max(e.context.iter().map(|k| k.score(t, &ZONE_OR_DEPARTMENT)).max().unwrap_or(0));
+                    .max(e.keywords.iter().map(|k| keyword_scores[ti][*k as usize]).max().unwrap_or(0))
+                    .max(e.context.iter().map(|k| context_scores[ti][*k as usize]).max().unwrap_or(0));
                 if s == 0 {
                     all = false;
                     break;
@@ -219,16 +265,18 @@ impl SearchIndex {
                 hits.push(Hit { index, score: total });
             }
         }
-        // Best first; among equals the shorter (more specific) name, then the code for stability.
-        hits.sort_by(|a, b| {
-            let (ea, eb) = (&self.entries[a.index], &self.entries[b.index]);
-            b.score
-                .cmp(&a.score)
-                .then(ea.item.name.chars().count().cmp(&eb.item.name.chars().count()))
-                .then(ea.item.code.cmp(&eb.item.code))
-        });
-        let total = hits.len();
+        // Best first; among equals the shorter (more specific) name, then the code (index order).
+        let key = |h: &Hit| (std::cmp::Reverse(h.score), self.entries[h.index].name_len, h.index);
         let limit = if q.limit == 0 { 20 } else { q.limit };
+        let wanted = q.offset.saturating_add(limit);
+        if hits.len() > wanted && wanted > 0 {
+            // Only the page asked for needs ordering.
+            hits.select_nth_unstable_by_key(wanted - 1, key);
+            hits[..wanted].sort_unstable_by_key(key);
+        } else {
+            hits.sort_unstable_by_key(key);
+        }
+        let total = hits.len();
         let hits = hits.into_iter().skip(q.offset).take(limit).collect();
         SearchResult { total, hits }
     }

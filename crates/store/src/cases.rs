@@ -189,13 +189,6 @@ fn date(s: &str) -> Result<NaiveDate, StoreError> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|e| StoreError::Corrupt(format!("date {s}: {e}")))
 }
 
-fn calendar_error(e: onewindow_core::calendar::CalendarError) -> StoreError {
-    StoreError::conflict(
-        "calendar",
-        format!("工作日历缺少所需年份：{e}"),
-        format!("the working-day calendar lacks a year: {e}"),
-    )
-}
 
 /// Whether a day is a working day; beyond the published years (the State Council publishes each year's
 /// arrangement in November), weekdays count and `provisional` says the answer is not yet official.

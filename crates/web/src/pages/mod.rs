@@ -2,6 +2,7 @@
 //! binary; there is no inline script or style, so the CSP can forbid them.
 
 mod admin;
+mod cases;
 mod catalogue;
 mod lobby;
 mod login;
@@ -30,6 +31,7 @@ pub fn routes() -> Router<AppState> {
         .route("/static/{file}", get(asset))
         .merge(admin::routes())
         .merge(lobby::routes())
+        .merge(cases::routes())
 }
 
 /// What every page needs: the language, who is signed in, the CSRF token for forms, the current path.
@@ -154,6 +156,8 @@ async fn asset(axum::extract::Path(file): axum::extract::Path<String>) -> Respon
         "app.js" => ("text/javascript; charset=utf-8", APP_JS),
         "lobby.css" => ("text/css; charset=utf-8", include_str!("../../static/lobby.css")),
         "lobby.js" => ("text/javascript; charset=utf-8", include_str!("../../static/lobby.js")),
+        "cases.css" => ("text/css; charset=utf-8", include_str!("../../static/cases.css")),
+        "cases.js" => ("text/javascript; charset=utf-8", include_str!("../../static/cases.js")),
         _ => return not_found_page(&format!("/static/{file}")),
     };
     ([(header::CONTENT_TYPE, ct), (header::CACHE_CONTROL, "public, max-age=300")], body).into_response()
