@@ -164,7 +164,14 @@ pub async fn catalogue(items: usize, requests: usize, concurrency: usize) -> Res
 /// A fresh store with the demo county, on SQLite in a temporary directory or on the PostgreSQL given.
 async fn bench_store(database_url: Option<&str>) -> Result<(Store, Option<std::path::PathBuf>)> {
     let (opts, dir) = match database_url {
-        Some(url) => (StoreOptions { url: url.to_string(), max_connections: 16 }, None),
+        Some(url) => (
+            StoreOptions {
+                url: url.to_string(),
+                max_connections: 16,
+                keys: onewindow_store::vault::KeyRing::generate(),
+            },
+            None,
+        ),
         None => {
             let dir = std::env::temp_dir().join(format!("onewindow-bench-{}-{}", std::process::id(), rand_suffix()));
             std::fs::create_dir_all(&dir)?;
@@ -277,7 +284,11 @@ pub async fn lobby(tickets: usize, concurrency: usize, screens: usize, calls: us
             let mut s = Vec::with_capacity(per);
             for _ in 0..per {
                 let t = Instant::now();
-                let r = client.post(format!("http://{addr}/api/v1/tickets")).json(&json!({"queue": "general"})).send().await?;
+                let r = client
+                    .post(format!("http://{addr}/api/v1/tickets"))
+                    .json(&json!({"queue": "general"}))
+                    .send()
+                    .await?;
                 anyhow::ensure!(r.status().is_success(), "issue: {}", r.status());
                 s.push(t.elapsed());
             }
@@ -334,7 +345,8 @@ pub async fn lobby(tickets: usize, concurrency: usize, screens: usize, calls: us
         let number = v["number"].as_str().unwrap_or_default().to_string();
         let mut got = 0;
         while got < screens {
-            let (n, at) = tokio::time::timeout(Duration::from_secs(10), seen_rx.recv()).await?.context("screens closed")?;
+            let (n, at) =
+                tokio::time::timeout(Duration::from_secs(10), seen_rx.recv()).await?.context("screens closed")?;
             if n == number {
                 latencies.push(at.duration_since(t0));
                 got += 1;
@@ -342,10 +354,19 @@ pub async fn lobby(tickets: usize, concurrency: usize, screens: usize, calls: us
         }
         // Finish so the window may call again (not part of the measured latency).
         for a in ["start", "finish"] {
-            client.post(format!("http://{addr}/api/v1/windows/A1/{a}")).bearer_auth(&acceptor).send().await?.error_for_status()?;
+            client
+                .post(format!("http://{addr}/api/v1/windows/A1/{a}"))
+                .bearer_auth(&acceptor)
+                .send()
+                .await?
+                .error_for_status()?;
         }
     }
-    report(&format!("call → display over SSE ({screens} screens × {calls} calls, from the call request to each screen)"), &mut latencies, wall.elapsed());
+    report(
+        &format!("call → display over SSE ({screens} screens × {calls} calls, from the call request to each screen)"),
+        &mut latencies,
+        wall.elapsed(),
+    );
     for r in readers {
         r.abort();
     }
@@ -368,15 +389,22 @@ pub async fn cases(lifecycles: usize, concurrency: usize, database_url: Option<&
     let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency.max(8)).build()?;
     let acceptor = token(&client, addr, "acceptor").await?;
     let approver = token(&client, addr, "approver").await?;
-    let materials: Vec<Value> = ["居民身份证", "户口簿", "特困人员救助供养申请书", "本人及法定义务人履行能力情况说明", "残疾人证（残疾人申请时提供）"]
-        .iter()
-        .map(|n| json!({"name": n, "status": "received"}))
-        .collect();
+    let materials: Vec<Value> = [
+        "居民身份证",
+        "户口簿",
+        "特困人员救助供养申请书",
+        "本人及法定义务人履行能力情况说明",
+        "残疾人证（残疾人申请时提供）",
+    ]
+    .iter()
+    .map(|n| json!({"name": n, "status": "received"}))
+    .collect();
     let per = lifecycles / concurrency.max(1);
     let wall = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..concurrency.max(1) {
-        let (client, acceptor, approver, materials) = (client.clone(), acceptor.clone(), approver.clone(), materials.clone());
+        let (client, acceptor, approver, materials) =
+            (client.clone(), acceptor.clone(), approver.clone(), materials.clone());
         tasks.push(tokio::spawn(async move {
             let mut s = Vec::with_capacity(per * 7);
             for _ in 0..per {
@@ -418,8 +446,15 @@ pub async fn cases(lifecycles: usize, concurrency: usize, database_url: Option<&
         samples.extend(t.await??);
     }
     let wall = wall.elapsed();
-    report(&format!("case transitions over HTTP on {backend} ({concurrency} concurrent clients, {per} lifecycles each)"), &mut samples, wall);
-    println!("transitions per second ÷ raw one-row commits per second = {:.2}", samples.len() as f64 / wall.as_secs_f64() / raw);
+    report(
+        &format!("case transitions over HTTP on {backend} ({concurrency} concurrent clients, {per} lifecycles each)"),
+        &mut samples,
+        wall,
+    );
+    println!(
+        "transitions per second ÷ raw one-row commits per second = {:.2}",
+        samples.len() as f64 / wall.as_secs_f64() / raw
+    );
     server.abort();
     store.close().await;
     if let Some(d) = dir {

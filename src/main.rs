@@ -65,6 +65,15 @@ enum Command {
     /// Measure: load drivers over real HTTP (see BENCHMARKS.md).
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// The keys that seal personal data.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand)]
+enum KeysCommand {
+    /// Add a new key, re-seal all personal data under it, then drop the old keys.
+    Rotate,
 }
 
 #[derive(Subcommand)]
@@ -133,6 +142,8 @@ struct ConfigFile {
     default_place: Option<String>,
     /// The address citizens open from SMS links.
     public_url: Option<String>,
+    /// The key file (default: keys.json in the data directory, created on first start).
+    keys_file: Option<PathBuf>,
     /// `log` or `http` (see docs/sms.md).
     sms_gateway: Option<String>,
     sms_url: Option<String>,
@@ -141,6 +152,7 @@ struct ConfigFile {
 }
 
 struct Settings {
+    keys_file: PathBuf,
     listen: SocketAddr,
     lobby: onewindow_store::LobbySettings,
     store: StoreOptions,
@@ -160,12 +172,12 @@ fn settings(db: &DbArgs, listen: Option<SocketAddr>) -> Result<Settings> {
         None => ConfigFile::default(),
     };
     let data_dir = db.data_dir.clone().or(file.data_dir).unwrap_or_else(|| PathBuf::from("onewindow-data"));
+    std::fs::create_dir_all(&data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+    let keys_file = file.keys_file.clone().unwrap_or_else(|| data_dir.join("keys.json"));
+    let keys = load_keys(&keys_file)?;
     let store = match db.database_url.clone().or(file.database_url) {
-        Some(url) => StoreOptions { url, max_connections: 16 },
-        None => {
-            std::fs::create_dir_all(&data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
-            StoreOptions::sqlite_in(&data_dir)
-        }
+        Some(url) => StoreOptions { url, max_connections: 16, keys },
+        None => StoreOptions { keys, ..StoreOptions::sqlite_in(&data_dir) },
     };
     let default_place =
         file.default_place.as_deref().map(PlaceCode::parse).transpose().map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -175,6 +187,7 @@ fn settings(db: &DbArgs, listen: Option<SocketAddr>) -> Result<Settings> {
         ..Default::default()
     };
     Ok(Settings {
+        keys_file,
         listen,
         lobby,
         store,
@@ -224,6 +237,35 @@ fn sms_options(
         opts.max_attempts = n;
     }
     Ok(opts)
+}
+
+/// The key ring: from `ONEWINDOW_KEYS` (JSON) if set, else the key file, created with fresh random keys
+/// (readable by the owner only) on first start.
+fn load_keys(path: &std::path::Path) -> Result<onewindow_store::vault::KeyRing> {
+    if let Ok(json) = std::env::var("ONEWINDOW_KEYS") {
+        return serde_json::from_str(&json).context("ONEWINDOW_KEYS is not a key ring");
+    }
+    if path.exists() {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        return serde_json::from_str(&text).with_context(|| format!("{} is not a key ring", path.display()));
+    }
+    let ring = onewindow_store::vault::KeyRing::generate();
+    save_keys(path, &ring)?;
+    Ok(ring)
+}
+
+fn save_keys(path: &std::path::Path, ring: &onewindow_store::vault::KeyRing) -> Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("tmp");
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut opts, 0o600);
+    let mut f = opts.open(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
+    f.write_all(serde_json::to_string_pretty(ring)?.as_bytes())?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))?;
+    Ok(())
 }
 
 async fn only_county(store: &Store, place: Option<String>) -> Result<PlaceCode> {
@@ -324,6 +366,24 @@ async fn main() -> Result<()> {
         }
         Command::Bench(BenchCommand::Cases { lifecycles, concurrency, on }) => {
             bench::cases(lifecycles, concurrency, on.as_deref()).await?;
+        }
+        Command::Keys(KeysCommand::Rotate) => {
+            let mut s = settings(&cli.db, None)?;
+            if std::env::var("ONEWINDOW_KEYS").is_ok() {
+                bail!("the keys come from ONEWINDOW_KEYS: rotate them where they are kept");
+            }
+            let old: Vec<u32> = s.store.keys.keys.keys().copied().collect();
+            let new = s.store.keys.rotate();
+            // First keep old and new together, so a crash halfway leaves everything readable.
+            save_keys(&s.keys_file, &s.store.keys)?;
+            let store = Store::open(&s.store).await.context("opening the database")?;
+            let n = store.reseal_personal_data().await?;
+            store.close().await;
+            for k in old {
+                s.store.keys.keys.remove(&k);
+            }
+            save_keys(&s.keys_file, &s.store.keys)?;
+            println!("key {new} is current; {n} values re-sealed");
         }
         Command::Audit(AuditCommand::Verify) => {
             let s = settings(&cli.db, None)?;

@@ -72,7 +72,11 @@ pub async fn fresh_store(db: Db) -> (Store, PathBuf, String) {
             let mut admin = <sqlx::postgres::PgConnection as sqlx::Connection>::connect(&base).await.unwrap();
             sqlx::Executor::execute(&mut admin, format!("CREATE DATABASE {name}").as_str()).await.unwrap();
             let (prefix, _) = base.rsplit_once('/').expect("a database URL with a path");
-            StoreOptions { url: format!("{prefix}/{name}"), max_connections: 8 }
+            StoreOptions {
+                url: format!("{prefix}/{name}"),
+                max_connections: 8,
+                keys: onewindow_store::vault::KeyRing::generate(),
+            }
         }
     };
     (Store::open(&opts).await.unwrap(), dir, opts.url)

@@ -6,11 +6,13 @@ mod helpers;
 
 mod auth;
 mod browser;
+mod browser_cases;
 mod browser_lobby;
 mod cases;
 mod catalogue;
 mod input;
 mod lobby;
 mod places;
+mod privacy;
 mod sms;
 mod store;

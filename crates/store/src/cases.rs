@@ -189,7 +189,6 @@ fn date(s: &str) -> Result<NaiveDate, StoreError> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|e| StoreError::Corrupt(format!("date {s}: {e}")))
 }
 
-
 /// Whether a day is a working day; beyond the published years (the State Council publishes each year's
 /// arrangement in November), weekdays count and `provisional` says the answer is not yet official.
 fn working_day(cal: &onewindow_core::calendar::WorkingCalendar, day: NaiveDate, provisional: &mut bool) -> bool {
@@ -368,6 +367,8 @@ impl Store {
             Some(self.add_working_days(today, i64::from(n.supplement_days.max(1)))?)
         };
 
+        let vault = self.vault();
+        let sealed_phone = n.applicant_phone.as_ref().map(|p| vault.seal(p.as_str()));
         let mut tx = self.begin(&by.actor).await?;
         let department_id: i64 = sqlx::query_scalar("SELECT id FROM departments WHERE place_code = $1 AND code = $2")
             .bind(county.as_str())
@@ -387,8 +388,9 @@ impl Store {
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO cases (number, track_token, item_code, item_version, item_name, flow_code, flow_version, state, place_code, county_code, \
              department_id, channel, applicant_name, applicant_id_number, applicant_phone, ticket_id, accepted_by, accepted_at, accepted_on, \
-             promised_days, statutory_days, due_on, statutory_due_on, step_entered_at, step_due_on, materials, tolerant, supplement_due_on, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29) RETURNING id",
+             promised_days, statutory_days, due_on, statutory_due_on, step_entered_at, step_due_on, materials, tolerant, supplement_due_on, updated_at, \
+             applicant_id_hash, applicant_phone_hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31) RETURNING id",
         )
         .bind(&number)
         .bind(random_token())
@@ -402,9 +404,9 @@ impl Store {
         .bind(county.as_str())
         .bind(department_id)
         .bind(&n.channel)
-        .bind(n.applicant_name.trim())
-        .bind(n.applicant_id_number.as_ref().map(|i| i.as_str().to_string()))
-        .bind(n.applicant_phone.as_ref().map(|p| p.as_str().to_string()))
+        .bind(vault.seal(n.applicant_name.trim()))
+        .bind(n.applicant_id_number.as_ref().map(|i| vault.seal(i.as_str())))
+        .bind(&sealed_phone)
         .bind(n.ticket_id)
         .bind(&by.actor.name)
         .bind(now)
@@ -419,6 +421,8 @@ impl Store {
         .bind((n.tolerant && !missing.is_empty()) as i64)
         .bind(supplement_due_on.map(|d| d.to_string()))
         .bind(now)
+        .bind(n.applicant_id_number.as_ref().map(|i| vault.lookup_hash("id_number", i.as_str())))
+        .bind(n.applicant_phone.as_ref().map(|p| vault.lookup_hash("phone", p.as_str())))
         .fetch_one(tx.conn())
         .await?;
         sqlx::query("INSERT INTO case_actions (case_id, action, from_state, to_state, actor, staff_id, comment, data, at) VALUES ($1, 'accept', '', $2, $3, $4, '', $5, $6)")
@@ -442,19 +446,14 @@ impl Store {
             json!({"number": number, "item": item.code.as_str(), "flow": flow_code, "state": flow.initial, "channel": n.channel}),
         )
         .await?;
-        if let Some(phone) = &n.applicant_phone {
+        if let Some(phone) = &sealed_phone {
             let mut text =
                 format!("您申请的“{}”已受理，办件号{}，承诺{}前办结。", item.name, number, due_on.format("%-m月%-d日"));
             if let Some(d) = supplement_due_on {
                 text.push_str(&format!("请于{}前补齐：{}。", d.format("%-m月%-d日"), missing.join("、")));
             }
-            tx.outbox(
-                "sms",
-                phone.as_str(),
-                &json!({"text": text, "kind": "case.accepted"}),
-                &format!("case:{id}:accepted"),
-            )
-            .await?;
+            tx.outbox("sms", phone, &json!({"text": text, "kind": "case.accepted"}), &format!("case:{id}:accepted"))
+                .await?;
         }
         tx.commit().await?;
         self.case_for(id, Some(by)).await
@@ -560,9 +559,9 @@ impl Store {
             department_name: r.department_name,
             assignee: r.assignee,
             channel: r.channel,
-            applicant_name: mask_name(&r.applicant_name),
-            applicant_phone: r.applicant_phone.as_deref().map(mask_phone),
-            applicant_id_number: r.applicant_id_number.as_deref().map(mask_id_number),
+            applicant_name: mask_name(&self.vault().open(&r.applicant_name).unwrap_or_default()),
+            applicant_phone: self.vault().open_opt(r.applicant_phone.as_deref()).as_deref().map(mask_phone),
+            applicant_id_number: self.vault().open_opt(r.applicant_id_number.as_deref()).as_deref().map(mask_id_number),
             accepted_by: r.accepted_by,
             accepted_at: r.accepted_at,
             accepted_on: r.accepted_on,
@@ -1044,5 +1043,34 @@ impl Store {
                 .await?;
         let (item, reason, missing, at) = row.ok_or_else(|| StoreError::not_found(format!("refusal {id}")))?;
         Ok((self.item(&item).await?.item, reason, serde_json::from_str(&missing)?, at))
+    }
+}
+
+impl Store {
+    /// The applicant's personal data in full, for a stated purpose; the unmasking is recorded in the
+    /// audit trail (who, which case, why).
+    pub async fn unmask_applicant(&self, id: i64, by: &CaseActor, purpose: &str) -> Result<Value, StoreError> {
+        if purpose.trim().chars().count() < 2 {
+            return Err(invalid("purpose", "查看完整个人信息须说明用途", "say why you need the full personal data"));
+        }
+        let row: Option<CaseRow> =
+            sqlx::query_as(&format!("{CASE_SELECT} WHERE c.id = $1")).bind(id).fetch_optional(self.pool()).await?;
+        let row = row.filter(|r| can_see(by, r)).ok_or_else(|| StoreError::not_found(format!("case {id}")))?;
+        let vault = self.vault();
+        let out = json!({
+            "name": vault.open(&row.applicant_name).ok(),
+            "id_number": vault.open_opt(row.applicant_id_number.as_deref()),
+            "phone": vault.open_opt(row.applicant_phone.as_deref()),
+        });
+        let mut tx = self.begin(&by.actor).await?;
+        tx.record(
+            "personal.unmasked",
+            &row.place_code,
+            &format!("case:{id}"),
+            json!({"purpose": purpose.trim(), "fields": ["name", "id_number", "phone"]}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(out)
     }
 }

@@ -22,14 +22,18 @@ pub struct StoreOptions {
     /// `sqlite://path/to/file.db` or `postgres://…`.
     pub url: String,
     pub max_connections: u32,
+    /// The keys that seal personal data.
+    pub keys: crate::vault::KeyRing,
 }
 
 impl StoreOptions {
-    /// The default: a SQLite file inside `data_dir`, created if missing.
+    /// The default: a SQLite file inside `data_dir`, created if missing, with fresh keys (the binary
+    /// replaces them with the installation's key file).
     pub fn sqlite_in(data_dir: &Path) -> Self {
         StoreOptions {
             url: format!("sqlite://{}?mode=rwc", data_dir.join("onewindow.db").display()),
             max_connections: 8,
+            keys: crate::vault::KeyRing::generate(),
         }
     }
 }
@@ -49,6 +53,7 @@ pub(crate) struct Inner {
     /// another writer of this process, and it is where group commit will batch.
     pub(crate) writer: AnyPool,
     pub(crate) events: broadcast::Sender<Event>,
+    pub(crate) vault: crate::vault::Vault,
     /// Working days for time limits: the built-in years plus any the operator loads.
     pub(crate) calendar: std::sync::RwLock<onewindow_core::calendar::WorkingCalendar>,
     /// Parsed flow definitions by (code, version); definitions never change once stored.
@@ -76,6 +81,7 @@ static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migratio
 impl Store {
     pub async fn open(opts: &StoreOptions) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
+        let vault = crate::vault::Vault::new(&opts.keys).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let backend = if opts.url.starts_with("sqlite:") {
             Backend::Sqlite
         } else if opts.url.starts_with("postgres:") || opts.url.starts_with("postgresql:") {
@@ -132,12 +138,18 @@ impl Store {
                 pool,
                 writer,
                 events,
+                vault,
                 calendar: std::sync::RwLock::new(calendar),
                 flows: Default::default(),
             }),
         };
         store.install_builtin_flows().await?;
         Ok(store)
+    }
+
+    /// Seals and opens personal data.
+    pub fn vault(&self) -> &crate::vault::Vault {
+        &self.inner.vault
     }
 
     pub fn backend(&self) -> Backend {

@@ -17,6 +17,7 @@ mod lobby_report;
 mod org;
 mod outbox;
 pub mod seed;
+pub mod vault;
 mod write;
 
 pub use audit::AuditReport;

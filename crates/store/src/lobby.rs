@@ -161,7 +161,7 @@ fn ticket_select(filter: &str) -> String {
     )
 }
 
-fn view(r: TicketRow) -> Result<TicketView, StoreError> {
+fn view(r: TicketRow, vault: &crate::vault::Vault) -> Result<TicketView, StoreError> {
     Ok(TicketView {
         id: r.id,
         number: r.display,
@@ -171,7 +171,7 @@ fn view(r: TicketRow) -> Result<TicketView, StoreError> {
         priority: Priority::parse(&r.priority).map_err(|e| StoreError::Corrupt(e.to_string()))?,
         priority_reason: r.priority_reason,
         token: r.token,
-        phone_masked: r.phone.as_deref().map(mask_phone),
+        phone_masked: vault.open_opt(r.phone.as_deref()).as_deref().map(mask_phone),
         issued_at: r.issued_at,
         called_at: r.called_at,
         recalls: r.recalls,
@@ -200,7 +200,7 @@ impl WriteTx {
     async fn ticket(&mut self, id: i64) -> Result<TicketView, StoreError> {
         let r: Option<TicketRow> =
             sqlx::query_as(&ticket_select("t.id = $1")).bind(id).fetch_optional(self.conn()).await?;
-        view(r.ok_or_else(|| StoreError::not_found(format!("ticket {id}")))?)
+        view(r.ok_or_else(|| StoreError::not_found(format!("ticket {id}")))?, self.vault())
     }
 
     /// The waiting tickets of a queue that any of its windows may call (not those sent to one window).
@@ -392,7 +392,7 @@ impl Store {
     pub async fn ticket_by_token(&self, token: &str, s: &LobbySettings) -> Result<TicketView, StoreError> {
         let r: Option<TicketRow> =
             sqlx::query_as(&ticket_select("t.token = $1")).bind(token).fetch_optional(self.pool()).await?;
-        let mut t = view(r.ok_or_else(|| StoreError::not_found("ticket"))?)?;
+        let mut t = view(r.ok_or_else(|| StoreError::not_found("ticket"))?, self.vault())?;
         if t.status == "waiting" {
             self.estimate(&mut t, s).await?;
         }
@@ -490,11 +490,13 @@ impl Store {
         }
         let display = TicketNumber { prefix, number }.to_string();
         let token = random_token();
+        let sealed_phone = n.phone.as_ref().map(|p| self.vault().seal(p.as_str()));
+        let phone_hash = n.phone.as_ref().map(|p| self.vault().lookup_hash("phone", p.as_str()));
         // Arrival order with room to slot tickets between (transfers, running late).
         let sort_key = now * 1000;
         let id: i64 = sqlx::query_scalar(
-            "INSERT INTO tickets (place_code, queue_id, day, number, display, token, phone, priority, priority_reason, item_code, issued_by, status, sort_key, issued_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'waiting', $12, $13) RETURNING id",
+            "INSERT INTO tickets (place_code, queue_id, day, number, display, token, phone, priority, priority_reason, item_code, issued_by, status, sort_key, issued_at, phone_hash) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'waiting', $12, $13, $14) RETURNING id",
         )
         .bind(n.place.as_str())
         .bind(queue_id)
@@ -502,13 +504,14 @@ impl Store {
         .bind(number)
         .bind(&display)
         .bind(&token)
-        .bind(n.phone.as_ref().map(|p| p.as_str().to_string()))
+        .bind(&sealed_phone)
         .bind(n.priority.code())
         .bind(n.priority_reason.trim())
         .bind(n.item.as_deref())
         .bind(&n.issued_by)
         .bind(sort_key)
         .bind(now)
+        .bind(&phone_hash)
         .fetch_one(tx.conn())
         .await?;
         tx.open_period(id, "waiting", None, now).await?;
@@ -538,7 +541,7 @@ impl Store {
             json!({"number": display, "queue": n.queue, "priority": n.priority.code(), "issued_by": n.issued_by}),
         )
         .await?;
-        if let Some(phone) = &n.phone {
+        if let Some(phone) = &sealed_phone {
             let hall = hall_name(&mut tx, n.place.as_str()).await?;
             let text = format!(
                 "您已取号{display}，前面还有{ahead}人。叫号时将短信通知您，进度查看：{}/t/{token}【{hall}】",
@@ -562,7 +565,7 @@ impl Store {
     pub async fn ticket_by_id(&self, id: i64) -> Result<TicketView, StoreError> {
         let r: Option<TicketRow> =
             sqlx::query_as(&ticket_select("t.id = $1")).bind(id).fetch_optional(self.pool()).await?;
-        view(r.ok_or_else(|| StoreError::not_found(format!("ticket {id}")))?)
+        view(r.ok_or_else(|| StoreError::not_found(format!("ticket {id}")))?, self.vault())
     }
 
     /// Calls the next ticket for a window by the call rule; `None` when nobody waits.

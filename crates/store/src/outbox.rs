@@ -111,7 +111,7 @@ impl Store {
                 Ok(OutboxMessage {
                     id,
                     channel,
-                    destination,
+                    destination: self.vault().open(&destination).unwrap_or(destination),
                     payload: serde_json::from_str(&payload)?,
                     idempotency_key,
                     attempts,

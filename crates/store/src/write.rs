@@ -86,6 +86,10 @@ impl WriteTx {
         &self.actor
     }
 
+    pub fn vault(&self) -> &crate::vault::Vault {
+        &self.store.inner.vault
+    }
+
     /// Records what happened: one event row and one audit row, in this transaction.
     pub async fn record(
         &mut self,
@@ -132,7 +136,8 @@ impl WriteTx {
         Ok(seq)
     }
 
-    /// Queues a message (SMS, webhook) to be sent after commit by the outbox worker. The idempotency
+    /// Queues a message (SMS, webhook) to be sent after commit by the outbox worker. A destination that
+    /// is personal data (a phone number) is passed sealed; the worker opens it to send. The idempotency
     /// key makes a second queueing of the same message a no-op, and travels to the gateway so that a
     /// retried delivery is not sent twice.
     pub async fn outbox(
@@ -201,6 +206,8 @@ impl Store {
         Ok(rows
             .into_iter()
             .map(|(id, at, channel, dest, payload, key, status, attempts)| {
+                // Destinations that are personal data are sealed; this is the admin's own view.
+                let dest = self.inner.vault.open(&dest).unwrap_or(dest);
                 serde_json::json!({"id": id, "created_at": at, "channel": channel, "destination": dest,
                     "payload": serde_json::from_str::<serde_json::Value>(&payload).unwrap_or_default(),
                     "idempotency_key": key, "status": status, "attempts": attempts})

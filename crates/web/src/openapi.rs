@@ -18,7 +18,7 @@ use utoipa::OpenApi;
         org::windows, org::save_window, org::staff_list, org::create_staff, org::update_staff,
         stats::coverage, stats::lobby,
         cases::accept, cases::get, cases::by_number, cases::act, cases::trip, cases::worklist, cases::overdue, cases::track,
-        cases::refuse, cases::trips, cases::flows, cases::flow, cases::load_flow, cases::set_item_flow,
+        cases::refuse, cases::trips, cases::flows, cases::flow, cases::load_flow, cases::set_item_flow, cases::unmask,
         lobby::issue, lobby::status, lobby::late, lobby::queues, lobby::window, lobby::call_next, lobby::recall,
         lobby::start, lobby::finish, lobby::no_show, lobby::hold, lobby::resume, lobby::call, lobby::transfer,
         lobby::pause, lobby::unpause, lobby::set_queues, lobby::close_hall, lobby::set_numbering, display::snapshot, display::events,

@@ -338,3 +338,24 @@ pub async fn set_item_flow(
     s.store.set_item_flow(&me.staff().actor(), &code, &r.flow).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UnmaskRequest {
+    /// Why the full data is needed; recorded.
+    pub purpose: String,
+}
+
+/// The applicant's full name, ID number and phone, for a stated purpose (recorded in the audit trail).
+#[utoipa::path(post, path = "/api/v1/cases/{id}/unmask", tag = "cases", params(("id" = i64, Path)), request_body = UnmaskRequest,
+    responses((status = 200), (status = 404), (status = 422)))]
+pub async fn unmask(
+    State(s): State<AppState>,
+    me: CurrentStaff,
+    Path(id): Path<i64>,
+    Json(r): Json<UnmaskRequest>,
+) -> ApiResult<Json<Value>> {
+    me.require(&[Role::Acceptor, Role::Approver, Role::VillageClerk])?;
+    let by = case_actor(&s, &me).await?;
+    Ok(Json(s.store.unmask_applicant(id, &by, &r.purpose).await?))
+}

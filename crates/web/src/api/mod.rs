@@ -42,6 +42,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/cases/{id}", get(cases::get))
         .route("/api/v1/cases/{id}/actions", post(cases::act))
         .route("/api/v1/cases/{id}/trips", post(cases::trip))
+        .route("/api/v1/cases/{id}/unmask", post(cases::unmask))
         .route("/api/v1/worklist", get(cases::worklist))
         .route("/api/v1/track/{token}", get(cases::track))
         .route("/api/v1/refusals", post(cases::refuse))

@@ -286,7 +286,12 @@ async fn staff_names(s: &AppState, county: &PlaceCode) -> HashMap<String, String
 
 /// Builds the page model of a case. `names` maps usernames to display names (empty for the public page,
 /// which shows no names at all).
-async fn case_vm(s: &AppState, t: &Tr, v: CaseView, names: Option<&HashMap<String, String>>) -> Result<CaseVm, ApiError> {
+async fn case_vm(
+    s: &AppState,
+    t: &Tr,
+    v: CaseView,
+    names: Option<&HashMap<String, String>>,
+) -> Result<CaseVm, ApiError> {
     let flow = s.store.flow(&v.flow_code, v.flow_version).await?;
     let county = PlaceCode::parse(&v.place)?.county();
     let all_departments = match &county {
@@ -340,11 +345,12 @@ async fn case_vm(s: &AppState, t: &Tr, v: CaseView, names: Option<&HashMap<Strin
             folded: a.needs_comment,
         })
         .collect::<Vec<ActionForm>>();
-    // What moves the case on first, then the rest, then refusals.
-    actions.sort_by_key(|a| match a.style {
-        "primary" => 0,
-        "secondary" => 1,
-        _ => 2,
+    // Claim first, then what moves the case on, then the rest, then refusals.
+    actions.sort_by_key(|a| match (a.code.as_str(), a.style) {
+        ("claim", _) => 0,
+        (_, "primary") => 1,
+        (_, "secondary") => 2,
+        _ => 3,
     });
     let timeline = v
         .timeline
@@ -358,7 +364,11 @@ async fn case_vm(s: &AppState, t: &Tr, v: CaseView, names: Option<&HashMap<Strin
                         .map(|a| a.iter().filter_map(Value::as_str).collect())
                         .unwrap_or_default();
                     if !missing.is_empty() {
-                        d.push_str(if t.en { "; tolerant acceptance, missing: " } else { "；容缺受理，待补：" });
+                        d.push_str(if t.en {
+                            "; tolerant acceptance, missing: "
+                        } else {
+                            "；容缺受理，待补："
+                        });
                         d.push_str(&missing.join(if t.en { ", " } else { "、" }));
                     }
                     d
@@ -766,7 +776,12 @@ pub struct ViewQuery {
 }
 
 /// The member's work queue, in tabs: all, to claim, mine, due soon, overdue.
-async fn worklist(State(s): State<AppState>, t: Tr, MaybeStaff(me): MaybeStaff, Query(q): Query<ViewQuery>) -> Response {
+async fn worklist(
+    State(s): State<AppState>,
+    t: Tr,
+    MaybeStaff(me): MaybeStaff,
+    Query(q): Query<ViewQuery>,
+) -> Response {
     let (t, me) = match staff_only(t, me, &[]) {
         Ok(v) => v,
         Err(r) => return r,
@@ -892,7 +907,12 @@ async fn delivery(
                 Ok(v) => {
                     let names = staff_names(&s, &me.county().unwrap_or_else(|_| s.default_place.clone())).await;
                     match case_vm(&s, &t, v, Some(&names)).await {
-                        Ok(vm) => c = Some(not_again(vm, &me)),
+                        Ok(vm) => {
+                            let mut vm = not_again(vm, &me);
+                            // At the delivery window what is missing comes first: nothing leaves without it.
+                            vm.actions.sort_by_key(|a| a.code != "supply");
+                            c = Some(vm)
+                        }
                         Err(e) => error = Some(e.message(t.en)),
                     }
                 }

@@ -1,0 +1,16 @@
+//! The case pages in real headless Chromium: `tests/browser/cases.mjs` takes a ticket at the kiosk, accepts
+//! a case at window A1 with a non-key material missing (容缺受理; a missing key material gets the one-time
+//! notice instead), has the department claim and approve it in its work queue, hands the result over at
+//! the unified delivery window with the SMS pick-up code, and checks the timeline, the single trip, the
+//! public tracking page, the township's 403 on a county-level step and the trip report; axe on every page.
+
+use crate::backend_tests;
+use crate::browser::run_script;
+use crate::helpers::{spawn_app, Db};
+
+async fn case_pages(db: Db) {
+    let app = spawn_app(db).await;
+    run_script(&app, "cases").await;
+}
+
+backend_tests!(case_pages);

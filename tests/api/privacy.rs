@@ -1,0 +1,184 @@
+//! Personal data at rest: sealed in the database, masked in lists, unmasked only with a purpose that is
+//! recorded; keys rotate.
+
+use crate::backend_tests;
+use crate::helpers::{spawn_app, Db, TestApp};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+const PHONE: &str = "13912345678";
+const ID_NUMBER: &str = "11010519491231002X";
+const NAME: &str = "欧阳娜娜";
+
+async fn citizen_data_everywhere(app: &TestApp) -> i64 {
+    let acceptor = app.login("acceptor").await;
+    let post = |path: &str, body: Value| app.client.post(app.url(path)).bearer_auth(&acceptor).json(&body).send();
+    assert_eq!(
+        post("/api/v1/tickets", json!({"queue": "general", "phone": PHONE})).await.unwrap().status(),
+        StatusCode::CREATED
+    );
+    post("/api/v1/windows/A1/call-next", json!({})).await.unwrap();
+    post("/api/v1/windows/A1/start", json!({})).await.unwrap();
+    let materials: Vec<Value> = [
+        "居民身份证",
+        "户口簿",
+        "特困人员救助供养申请书",
+        "本人及法定义务人履行能力情况说明",
+        "残疾人证（残疾人申请时提供）",
+    ]
+    .iter()
+    .map(|n| json!({"name": n, "status": "received"}))
+    .collect();
+    let r = post(
+        "/api/v1/cases",
+        json!({"item": "MZJ-002", "applicant": {"name": NAME, "id_number": ID_NUMBER, "phone": PHONE}, "materials": materials, "window": "A1"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let c: Value = r.json().await.unwrap();
+    assert_eq!((c["applicant_name"].as_str(), c["applicant_phone"].as_str()), (Some("欧***"), Some("139****5678")));
+    assert_eq!(c["applicant_id_number"], "110***********002X");
+    // The SMS worker has sent the messages (the log gateway) before we look at the bytes.
+    for _ in 0..100 {
+        if app.store.outbox_counts().await.unwrap().pending == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    c["id"].as_i64().unwrap()
+}
+
+/// No plaintext ID number, phone number or name of a citizen anywhere in the stored data.
+async fn nothing_personal_in_plaintext(db: Db) {
+    let app = spawn_app(db).await;
+    let id = citizen_data_everywhere(&app).await;
+    match db {
+        Db::Sqlite => {
+            app.store.close().await;
+            let mut found = Vec::new();
+            for entry in std::fs::read_dir(&app.dir).unwrap() {
+                let path = entry.unwrap().path();
+                let bytes = std::fs::read(&path).unwrap();
+                for needle in [PHONE, ID_NUMBER, NAME] {
+                    if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+                        found.push(format!("{} in {}", needle, path.display()));
+                    }
+                }
+            }
+            assert!(found.is_empty(), "{found:?}");
+        }
+        Db::Postgres => {
+            // Every text column of every table, as the database stores it.
+            let pool = sqlx::AnyPool::connect(&app.store_url()).await.unwrap();
+            let columns: Vec<(String, String)> = sqlx::query_as(
+                "SELECT table_name::text, column_name::text FROM information_schema.columns WHERE table_schema = 'public' AND data_type = 'text'",
+            )
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+            assert!(columns.len() > 20);
+            for (table, column) in columns {
+                for needle in [PHONE, ID_NUMBER, NAME] {
+                    let n: i64 = sqlx::query_scalar(&format!("SELECT COUNT(*) FROM {table} WHERE {column} LIKE $1"))
+                        .bind(format!("%{needle}%"))
+                        .fetch_one(&pool)
+                        .await
+                        .unwrap();
+                    assert_eq!(n, 0, "{needle} in {table}.{column}");
+                }
+            }
+            let _ = id;
+        }
+    }
+}
+
+/// Unmasking needs a purpose and is recorded; lists stay masked.
+async fn unmasking_is_recorded(db: Db) {
+    let app = spawn_app(db).await;
+    let id = citizen_data_everywhere(&app).await;
+    let approver = app.login("approver").await;
+    let r = app
+        .client
+        .post(app.url(&format!("/api/v1/cases/{id}/unmask")))
+        .bearer_auth(&approver)
+        .json(&json!({"purpose": ""}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let r = app
+        .client
+        .post(app.url(&format!("/api/v1/cases/{id}/unmask")))
+        .bearer_auth(&approver)
+        .json(&json!({"purpose": "电话核实家庭情况"}))
+        .send()
+        .await
+        .unwrap();
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(
+        (v["name"].as_str(), v["id_number"].as_str(), v["phone"].as_str()),
+        (Some(NAME), Some(ID_NUMBER), Some(PHONE))
+    );
+    let events = app.store.events_after(0, 100_000).await.unwrap();
+    let e = events.iter().find(|e| e.kind == "personal.unmasked").unwrap();
+    assert_eq!(e.data["purpose"], "电话核实家庭情况");
+    assert_eq!(e.subject, format!("case:{id}"));
+    // Another department cannot unmask (it cannot see the case at all).
+    let other = app.login("clerk").await;
+    let r = app
+        .client
+        .post(app.url(&format!("/api/v1/cases/{id}/unmask")))
+        .bearer_auth(&other)
+        .json(&json!({"purpose": "好奇"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}
+
+/// Rotating the keys re-seals every value under the new key; with only the new key everything still
+/// opens; a store holding only an unknown key opens nothing and re-seals nothing.
+async fn keys_rotate(db: Db) {
+    use onewindow_store::vault::KeyRing;
+    use onewindow_store::{seed, Store, StoreOptions};
+    let (first, _dir, url) = crate::helpers::fresh_store(db).await;
+    first.close().await;
+    let open = |keys: KeyRing| {
+        let opts = StoreOptions { url: url.clone(), max_connections: 2, keys };
+        async move { Store::open(&opts).await }
+    };
+    let ring1 = KeyRing::generate();
+    let store = open(ring1.clone()).await.unwrap();
+    store.load_county(&seed::demo().unwrap(), seed::DEMO_PASSWORD).await.unwrap();
+    // The app's own directory (removed when it drops) is a throwaway one inside the test's.
+    let scratch = _dir.join("app");
+    std::fs::create_dir_all(&scratch).unwrap();
+    let app = crate::helpers::serve(store.clone(), scratch, url.clone()).await;
+    let id = citizen_data_everywhere(&app).await;
+    drop(app);
+    store.close().await;
+
+    let mut ring2 = ring1.clone();
+    assert_eq!(ring2.rotate(), 2);
+    let rotated = open(ring2.clone()).await.unwrap();
+    let n = rotated.reseal_personal_data().await.unwrap();
+    assert!(n >= 4, "ticket phone, case name/id/phone, SMS destinations: {n}");
+    assert_eq!(rotated.reseal_personal_data().await.unwrap(), 0, "nothing left under the old key");
+    rotated.close().await;
+
+    ring2.keys.remove(&1);
+    let only_new = open(ring2).await.unwrap();
+    let c = only_new.case_for(id, None).await.unwrap();
+    assert_eq!((c.applicant_name.as_str(), c.applicant_phone.as_deref()), ("欧***", Some("139****5678")));
+    let msgs = only_new.outbox_recent(50).await.unwrap();
+    assert!(msgs.iter().all(|m| m["destination"] == PHONE), "SMS destinations open under the new key");
+    only_new.close().await;
+
+    let stranger = open(KeyRing::generate()).await.unwrap();
+    assert_eq!(stranger.case_for(id, None).await.unwrap().applicant_phone, None, "a wrong key opens nothing");
+    assert!(stranger.reseal_personal_data().await.is_err(), "and refuses to re-seal what it cannot open");
+    stranger.close().await;
+}
+
+backend_tests!(nothing_personal_in_plaintext, unmasking_is_recorded, keys_rotate);
