@@ -434,14 +434,15 @@ async fn online_zero_trip_flow(db: Db) {
         "2026-12-01",
     )
     .await;
-    let done = act(&app, c.id, "acceptor", "deliver", "", json!({}), "2026-12-03").await;
-    assert_eq!((done.state.as_str(), done.trips), ("closed", 0));
     // A hand-recorded second trip needs a reason.
     let by = actor(&app, "acceptor").await;
     app.store.record_trip(c.id, &by, "", None).await.unwrap();
     assert!(app.store.record_trip(c.id, &by, " ", None).await.is_err());
     let t = app.store.record_trip(c.id, &by, "原件核验", None).await.unwrap();
     assert_eq!(t.trips, 2);
+    let done = act(&app, c.id, "acceptor", "deliver", "", json!({}), "2026-12-03").await;
+    assert_eq!((done.state.as_str(), done.trips), ("closed", 2));
+    assert!(app.store.record_trip(c.id, &by, "投诉", None).await.is_err(), "no trips on a closed case");
     let report = app.store.trip_report(&PlaceCode::parse("330822").unwrap()).await.unwrap();
     assert_eq!(report.overall.cases, 1);
     assert_eq!(report.more_than_one[0].reasons, vec!["原件核验"]);

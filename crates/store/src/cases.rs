@@ -499,6 +499,10 @@ impl Store {
                 .actions_from(&v.state)
                 .into_iter()
                 .filter(|a| flow.action_for(&v.state, &a.code, &taker, Some(&v.department)).is_ok())
+                // Offer only what makes sense now: supplying needs something missing; claiming, a
+                // case nobody else holds.
+                .filter(|a| a.code != "supply" || v.materials.iter().any(|m| m.status == "missing"))
+                .filter(|a| a.code != "claim" || v.assignee.is_none())
                 .map(|a| AllowedAction { code: a.code.clone(), name: a.name.clone(), needs_comment: a.needs_comment })
                 .collect();
         }
@@ -697,7 +701,16 @@ impl Store {
         let mut assignee: Option<Option<i64>> = None;
         let mut delivery: Option<Value> = None;
         match action.code.as_str() {
-            "claim" => assignee = Some(by.actor.staff_id),
+            "claim" => {
+                if let Some(holder) = row.assignee.as_deref().filter(|h| *h != by.actor.name) {
+                    return Err(StoreError::conflict(
+                        "action",
+                        format!("已由 {holder} 认领"),
+                        format!("already claimed by {holder}"),
+                    ));
+                }
+                assignee = Some(by.actor.staff_id)
+            }
             "forward" => {
                 let code = input.data["department"].as_str().unwrap_or_default();
                 let d: Option<i64> =
@@ -950,6 +963,13 @@ impl Store {
         let row: Option<CaseRow> =
             sqlx::query_as(&format!("{CASE_SELECT} WHERE c.id = $1")).bind(id).fetch_optional(tx.conn()).await?;
         let row = row.filter(|r| can_see(by, r)).ok_or_else(|| StoreError::not_found(format!("case {id}")))?;
+        if row.closed_at.is_some() {
+            return Err(StoreError::conflict(
+                "case",
+                "办件已办结，不再记录到场",
+                "the case is closed; no more trips are recorded",
+            ));
+        }
         if row.trips >= 1 && reason.trim().is_empty() {
             return Err(invalid("reason", "第二次及以后的到场必须说明原因", "a second or later trip needs a reason"));
         }

@@ -84,6 +84,7 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(api::JSON_BODY_LIMIT))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::track))
         .layer(axum::middleware::from_fn(same_origin_forms))
+        .layer(axum::middleware::from_fn(refuse_declared_oversize))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
 }
@@ -117,6 +118,19 @@ async fn not_found(uri: axum::http::Uri) -> Response {
     } else {
         pages::not_found_page(uri.path()).into_response()
     }
+}
+
+/// Answers 413 from the declared Content-Length before reading a byte of the body, so a client pushing a
+/// body that is too large gets the answer at once instead of a connection closed mid-upload.
+async fn refuse_declared_oversize(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let limit =
+        if req.uri().path() == "/api/v1/catalogue/import" { api::IMPORT_BODY_LIMIT } else { api::JSON_BODY_LIMIT };
+    let declared =
+        req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return error::ApiError::PayloadTooLarge.into_response();
+    }
+    next.run(req).await
 }
 
 /// Refuses a cross-site POST to a page (login CSRF, forged admin forms): when the browser says where

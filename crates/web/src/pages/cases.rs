@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Router;
 use onewindow_core::flow::{Flow, Holder};
-use onewindow_core::place::PlaceCode;
+use onewindow_core::place::{PlaceCode, PlaceLevel};
 use onewindow_store::{CaseView, Department, Role, TripReport, WorkView};
 use serde::Deserialize;
 use serde_json::Value;
@@ -460,6 +460,22 @@ fn not_again(mut c: CaseVm, me: &CurrentStaff) -> CaseVm {
     c
 }
 
+/// The office a printed sheet names: "常山县行政服务中心" for the county, "天马街道便民服务中心" below it.
+async fn office_name(s: &AppState, t: &Tr, place: &str) -> String {
+    let p = match s.store.place(place).await {
+        Ok(p) => p,
+        Err(_) => return t.t("行政服务中心", "Administrative Service Centre").to_string(),
+    };
+    let county = PlaceCode::parse(place).map(|c| c.level() == PlaceLevel::County).unwrap_or(true);
+    let name = if t.en && !p.name_en.is_empty() { p.name_en } else { p.name };
+    match (county, t.en) {
+        (true, false) => format!("{name}行政服务中心"),
+        (false, false) => format!("{name}便民服务中心"),
+        (true, true) => format!("{name} Administrative Service Centre"),
+        (false, true) => format!("{name} Service Centre"),
+    }
+}
+
 fn public_base(s: &AppState) -> String {
     s.lobby.public_url.trim_end_matches('/').to_string()
 }
@@ -580,7 +596,7 @@ async fn receipt(State(s): State<AppState>, t: Tr, MaybeStaff(me): MaybeStaff, P
     match load_case(&s, &t, &me, id).await {
         Ok(c) => {
             let track_url = format!("{}/track/{}", public_base(&s), c.v.track_token);
-            let place_name = s.store.place(&c.v.place).await.map(|p| p.name).unwrap_or_default();
+            let place_name = office_name(&s, &t, &c.v.place).await;
             let names = staff_names(&s, &me.county().unwrap_or_else(|_| s.default_place.clone())).await;
             let accepted_by = names.get(&c.v.accepted_by).cloned().unwrap_or_else(|| c.v.accepted_by.clone());
             render(&ReceiptPage { nav: Nav::of(&me, ""), t, c, track_url, place_name, accepted_by })
@@ -637,6 +653,10 @@ async fn refusal(State(s): State<AppState>, t: Tr, MaybeStaff(me): MaybeStaff, P
         Err(e) => return error_page(t, e.into()),
     };
     let stored = s.store.item(item.code.as_str()).await.ok();
+    // A notice of another county's item is not this member's to read.
+    if stored.as_ref().is_some_and(|i| me.county().map(|c| c.as_str() != i.place).unwrap_or(true)) {
+        return error_page(t, ApiError::not_found(format!("refusal {id}")));
+    }
     let department = stored.as_ref().map(|i| i.department_name.clone()).unwrap_or_else(|| item.department.clone());
     let mut lines: Vec<NoticeLine> = item
         .materials
@@ -655,7 +675,7 @@ async fn refusal(State(s): State<AppState>, t: Tr, MaybeStaff(me): MaybeStaff, P
             lines.push(NoticeLine { name: m.clone(), key: false, original: false, count: 1, needed: true });
         }
     }
-    let place_name = s.store.place(&me.staff().place).await.map(|p| p.name).unwrap_or_default();
+    let place_name = office_name(&s, &t, &me.staff().place).await;
     render(&RefusalPage {
         nav: Nav::of(&me, ""),
         t,
