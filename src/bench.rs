@@ -70,7 +70,7 @@ pub async fn catalogue(items: usize, requests: usize, concurrency: usize) -> Res
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let app = onewindow_web::router(state.clone());
-    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let server = tokio::spawn(async move { axum::serve(onewindow_web::listener(listener), app).await });
 
     let queries = [
         "sb",
@@ -198,7 +198,7 @@ async fn serve_in_process(store: &Store) -> Result<(std::net::SocketAddr, tokio:
     let addr = listener.local_addr()?;
     let app = onewindow_web::router(state);
     let server = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
+        let _ = axum::serve(onewindow_web::listener(listener), app).await;
     });
     Ok((addr, server))
 }

@@ -113,7 +113,7 @@ pub async fn serve(store: Store, dir: PathBuf, url: String) -> TestApp {
     let addr = listener.local_addr().unwrap();
     let app = onewindow_web::router(state);
     let server = tokio::spawn(async move {
-        axum::serve(listener, app).await.unwrap();
+        axum::serve(onewindow_web::listener(listener), app).await.unwrap();
     });
     let client = Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     TestApp { base: format!("http://{addr}"), client, store, dir, url, server }

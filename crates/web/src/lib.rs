@@ -72,6 +72,15 @@ impl AppState {
     }
 }
 
+/// The listener the application serves on, with Nagle's algorithm off: live streams send small
+/// writes one after another, and with it on each would wait for the client's delayed ACK (≈40 ms).
+pub fn listener(l: tokio::net::TcpListener) -> impl axum::serve::Listener<Addr = std::net::SocketAddr> {
+    use axum::serve::ListenerExt;
+    l.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    })
+}
+
 /// The whole application.
 pub fn router(state: AppState) -> Router {
     Router::new()
