@@ -143,6 +143,33 @@ async fn general_flow_over_http(db: Db) {
         .await
         .unwrap();
     assert_eq!(mine[0]["id"], id);
+    // Forwarding needs a reason and another department; the case then waits there, unclaimed.
+    assert_eq!(
+        acted("forward", json!({"data": {"department": "rlsbj"}})).await.unwrap().status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    assert_eq!(
+        acted("forward", json!({"comment": "x", "data": {"department": "mzj"}})).await.unwrap().status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let f: Value = acted("forward", json!({"comment": "涉及养老保险", "data": {"department": "rlsbj"}}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!((f["department"].as_str(), f["assignee"].as_str()), (Some("rlsbj"), None));
+    let approver2 = app.login("approver2").await;
+    let back = app
+        .client
+        .post(app.url(&format!("/api/v1/cases/{id}/actions")))
+        .bearer_auth(&approver2)
+        .json(&json!({"action": "forward", "comment": "仍属民政", "data": {"department": "mzj"}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(back.status(), StatusCode::OK);
+    assert_eq!(acted("claim", json!({})).await.unwrap().status(), StatusCode::OK);
     // Return without a reason is refused; with one, the clock pauses.
     assert_eq!(acted("return", json!({})).await.unwrap().status(), StatusCode::UNPROCESSABLE_ENTITY);
     let c: Value = acted("return", json!({"comment": "收入证明不清晰"})).await.unwrap().json().await.unwrap();
@@ -190,7 +217,10 @@ async fn general_flow_over_http(db: Db) {
     assert_eq!(c["state"], "closed");
     assert_eq!(c["trips"], 1, "collected in the same visit: still one trip");
     let steps: Vec<&str> = c["timeline"].as_array().unwrap().iter().map(|t| t["action"].as_str().unwrap()).collect();
-    assert_eq!(steps, vec!["accept", "claim", "return", "supplement", "approve", "collect"]);
+    assert_eq!(
+        steps,
+        vec!["accept", "claim", "forward", "forward", "claim", "return", "supplement", "approve", "collect"]
+    );
     assert!(
         c["timeline"].as_array().unwrap().iter().all(|t| !t["data"].to_string().contains(&code)),
         "the code is not in the timeline"

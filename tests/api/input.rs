@@ -152,4 +152,31 @@ async fn unknown_ids_and_bad_parameters(db: Db) {
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
 }
 
-backend_tests!(malformed_wrong_typed_and_oversize_bodies_are_refused, unknown_ids_and_bad_parameters);
+/// Health, metrics in Prometheus text, and the OpenAPI document generated from the handlers.
+async fn service_endpoints(db: Db) {
+    let app = spawn_app(db).await;
+    assert_eq!(app.get_json("/healthz").await["status"], "ok");
+    app.get("/api/v1/items?q=sb").await;
+    let metrics = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains("onewindow_http_requests_total{method=\"GET\",route=\"/api/v1/items\",status=\"200\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("onewindow_catalogue_items 200"));
+    let doc = app.get_json("/api/v1/openapi.json").await;
+    for path in [
+        "/api/v1/items",
+        "/api/v1/tickets",
+        "/api/v1/windows/{window}/call-next",
+        "/api/v1/cases/{id}/actions",
+        "/api/v1/display/{hall}/events",
+    ] {
+        assert!(doc["paths"][path].is_object(), "{path} missing from the OpenAPI document");
+    }
+}
+
+backend_tests!(
+    malformed_wrong_typed_and_oversize_bodies_are_refused,
+    unknown_ids_and_bad_parameters,
+    service_endpoints
+);

@@ -49,4 +49,49 @@ async fn audit_verify_names_the_edited_row(db: Db) {
     pool.close().await;
 }
 
-backend_tests!(a_rolled_back_change_leaves_no_trace, audit_verify_names_the_edited_row);
+/// Several instances starting at once on one database: migrations take a lock, nothing races.
+async fn instances_start_together(db: Db) {
+    let (first, dir, url) = crate::helpers::fresh_store(db).await;
+    first.close().await;
+    // A brand-new database for the race: drop what fresh_store migrated by using a new one.
+    let url = match db {
+        Db::Sqlite => format!("sqlite://{}?mode=rwc", dir.join("race.db").display()),
+        Db::Postgres => {
+            let base = crate::helpers::postgres_url().unwrap();
+            let name = format!("ow_test_race_{}", std::process::id());
+            let mut admin = <sqlx::postgres::PgConnection as sqlx::Connection>::connect(&base).await.unwrap();
+            let _ = sqlx::Executor::execute(&mut admin, format!("DROP DATABASE IF EXISTS {name}").as_str()).await;
+            sqlx::Executor::execute(&mut admin, format!("CREATE DATABASE {name}").as_str()).await.unwrap();
+            let _ = url;
+            format!("{}/{name}", base.rsplit_once('/').unwrap().0)
+        }
+    };
+    let keys = onewindow_store::vault::KeyRing::generate();
+    let opts = onewindow_store::StoreOptions { url, max_connections: 4, keys };
+    // Several instances share a PostgreSQL database; a SQLite file belongs to one instance, so there
+    // the three open one after another.
+    let (a, b, c) = match db {
+        Db::Postgres => {
+            let (a, b, c) = tokio::join!(
+                onewindow_store::Store::open(&opts),
+                onewindow_store::Store::open(&opts),
+                onewindow_store::Store::open(&opts)
+            );
+            (a.unwrap(), b.unwrap(), c.unwrap())
+        }
+        Db::Sqlite => (
+            onewindow_store::Store::open(&opts).await.unwrap(),
+            onewindow_store::Store::open(&opts).await.unwrap(),
+            onewindow_store::Store::open(&opts).await.unwrap(),
+        ),
+    };
+    // All three see one schema, and the built-in flows were stored once per version.
+    assert_eq!(a.flows().await.unwrap().len(), 4);
+    assert!(b.flows().await.unwrap().iter().all(|(_, v, _)| *v == 1));
+    assert!(c.is_empty().await.unwrap());
+    for s in [a, b, c] {
+        s.close().await;
+    }
+}
+
+backend_tests!(a_rolled_back_change_leaves_no_trace, audit_verify_names_the_edited_row, instances_start_together);

@@ -9,21 +9,43 @@ use onewindow_core::flow::{builtin_flows, Flow};
 use std::sync::Arc;
 
 impl Store {
-    /// Stores the shipped flows when they are new or changed (as a new version).
+    /// Stores the shipped flows when they are new or changed (as a new version). The comparison runs
+    /// inside the write transaction, so instances starting together store each version once.
     pub(crate) async fn install_builtin_flows(&self) -> Result<(), StoreError> {
         let flows = builtin_flows().map_err(|e| StoreError::Corrupt(format!("built-in flows: {e}")))?;
         let mut codes: Vec<&String> = flows.keys().collect();
         codes.sort();
+        let mut tx = self.begin(&Actor::system()).await?;
+        let mut stored = 0;
         for code in codes {
             let latest: Option<(i64, String)> =
                 sqlx::query_as("SELECT version, definition FROM flows WHERE code = $1 ORDER BY version DESC LIMIT 1")
                     .bind(code)
-                    .fetch_optional(self.pool())
+                    .fetch_optional(tx.conn())
                     .await?;
             let definition = serde_json::to_string(&flows[code])?;
-            if latest.as_ref().map(|(_, d)| d) != Some(&definition) {
-                self.save_flow(&Actor::system(), &flows[code]).await?;
+            if latest.as_ref().map(|(_, d)| d) == Some(&definition) {
+                continue;
             }
+            let version = latest.map(|(v, _)| v + 1).unwrap_or(1);
+            sqlx::query("INSERT INTO flows (code, version, definition, created_at) VALUES ($1, $2, $3, $4)")
+                .bind(code)
+                .bind(version)
+                .bind(&definition)
+                .bind(now_ms())
+                .execute(tx.conn())
+                .await?;
+            tx.record(
+                "flow.saved",
+                "",
+                &format!("flow:{code}"),
+                serde_json::json!({"version": version, "builtin": true}),
+            )
+            .await?;
+            stored += 1;
+        }
+        if stored > 0 {
+            tx.commit().await?;
         }
         Ok(())
     }

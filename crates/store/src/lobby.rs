@@ -698,79 +698,45 @@ impl Store {
             ));
         }
         let subject = format!("ticket:{id}");
-        match action {
-            WindowAction::Recall => {
-                sqlx::query("UPDATE tickets SET recalls = recalls + 1 WHERE id = $1")
-                    .bind(id)
-                    .execute(tx.conn())
-                    .await?;
-                let text = format!("请 {} 号到 {} 窗口办理", t.number, window_code);
-                tx.record(
-                    "ticket.recalled",
-                    place.as_str(),
-                    &subject,
-                    json!({"number": t.number, "window": window_code, "text": text, "queue": t.queue, "recall": true, "recalls": t.recalls + 1}),
-                )
-                .await?;
+        if action == WindowAction::Recall {
+            sqlx::query("UPDATE tickets SET recalls = recalls + 1 WHERE id = $1").bind(id).execute(tx.conn()).await?;
+            let text = format!("请 {} 号到 {} 窗口办理", t.number, window_code);
+            tx.record(
+                "ticket.recalled",
+                place.as_str(),
+                &subject,
+                json!({"number": t.number, "window": window_code, "text": text, "queue": t.queue, "recall": true, "recalls": t.recalls + 1}),
+            )
+            .await?;
+        } else {
+            if action == WindowAction::NoShow && t.recalls < s.no_show_after_recalls {
+                return Err(conflict(
+                    format!("请先重呼（还需{}次）再过号", s.no_show_after_recalls - t.recalls),
+                    format!("recall first ({} more) before marking a no-show", s.no_show_after_recalls - t.recalls),
+                ));
             }
-            WindowAction::Start => {
-                sqlx::query("UPDATE tickets SET status = 'serving' WHERE id = $1").bind(id).execute(tx.conn()).await?;
-                tx.close_period(id, now).await?;
-                tx.open_period(id, "serving", Some(window_id), now).await?;
-                tx.record(
-                    "ticket.started",
-                    place.as_str(),
-                    &subject,
-                    json!({"number": t.number, "window": window_code}),
-                )
+            // (new status, the period that starts, whether the window is free afterwards, event kind)
+            let (status, period, frees, kind) = match action {
+                WindowAction::Start => ("serving", Some("serving"), false, "ticket.started"),
+                WindowAction::Finish => ("done", None, true, "ticket.finished"),
+                WindowAction::NoShow => ("no_show", None, true, "ticket.no_show"),
+                _ => ("on_hold", Some("on_hold"), true, "ticket.held"),
+            };
+            let finished = if period.is_none() { Some(now) } else { None };
+            sqlx::query("UPDATE tickets SET status = $1, finished_at = COALESCE($2, finished_at) WHERE id = $3")
+                .bind(status)
+                .bind(finished)
+                .bind(id)
+                .execute(tx.conn())
                 .await?;
+            tx.close_period(id, now).await?;
+            if let Some(kind) = period {
+                tx.open_period(id, kind, Some(window_id), now).await?;
             }
-            WindowAction::Finish => {
-                sqlx::query("UPDATE tickets SET status = 'done', finished_at = $1 WHERE id = $2")
-                    .bind(now)
-                    .bind(id)
-                    .execute(tx.conn())
-                    .await?;
-                tx.close_period(id, now).await?;
+            if frees {
                 tx.set_window_ticket(window_id, None, now).await?;
-                tx.record(
-                    "ticket.finished",
-                    place.as_str(),
-                    &subject,
-                    json!({"number": t.number, "window": window_code}),
-                )
-                .await?;
             }
-            WindowAction::NoShow => {
-                if t.recalls < s.no_show_after_recalls {
-                    return Err(conflict(
-                        format!("请先重呼（还需{}次）再过号", s.no_show_after_recalls - t.recalls),
-                        format!("recall first ({} more) before marking a no-show", s.no_show_after_recalls - t.recalls),
-                    ));
-                }
-                sqlx::query("UPDATE tickets SET status = 'no_show', finished_at = $1 WHERE id = $2")
-                    .bind(now)
-                    .bind(id)
-                    .execute(tx.conn())
-                    .await?;
-                tx.close_period(id, now).await?;
-                tx.set_window_ticket(window_id, None, now).await?;
-                tx.record(
-                    "ticket.no_show",
-                    place.as_str(),
-                    &subject,
-                    json!({"number": t.number, "window": window_code}),
-                )
-                .await?;
-            }
-            WindowAction::Hold => {
-                sqlx::query("UPDATE tickets SET status = 'on_hold' WHERE id = $1").bind(id).execute(tx.conn()).await?;
-                tx.close_period(id, now).await?;
-                tx.open_period(id, "on_hold", Some(window_id), now).await?;
-                tx.set_window_ticket(window_id, None, now).await?;
-                tx.record("ticket.held", place.as_str(), &subject, json!({"number": t.number, "window": window_code}))
-                    .await?;
-            }
+            tx.record(kind, place.as_str(), &subject, json!({"number": t.number, "window": window_code})).await?;
         }
         let t = tx.ticket(id).await?;
         tx.commit().await?;
