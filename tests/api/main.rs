@@ -8,6 +8,7 @@ mod auth;
 mod browser;
 mod browser_cases;
 mod browser_lobby;
+mod bundles;
 mod cases;
 mod catalogue;
 mod input;

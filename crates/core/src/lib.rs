@@ -2,6 +2,7 @@
 //! calendar, validators and masking — as plain types and pure functions. No IO, no async, no SQL.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod bundle;
 pub mod calendar;
 pub mod catalogue;
 pub mod error;

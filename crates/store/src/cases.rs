@@ -259,6 +259,21 @@ impl Store {
         n: &NewCase,
         today: Option<NaiveDate>,
     ) -> Result<CaseView, StoreError> {
+        let mut tx = self.begin(&by.actor).await?;
+        let id = self.accept_case_in(&mut tx, by, n, today).await?;
+        tx.commit().await?;
+        self.case_for(id, Some(by)).await
+    }
+
+    /// Acceptance inside a caller's transaction (a bundle opens its parent case together with the
+    /// bundle); returns the case id. Nothing is written before every check has passed.
+    pub(crate) async fn accept_case_in(
+        &self,
+        tx: &mut WriteTx,
+        by: &CaseActor,
+        n: &NewCase,
+        today: Option<NaiveDate>,
+    ) -> Result<i64, StoreError> {
         let now = now_ms();
         let today = today.unwrap_or_else(|| local_day(now));
         let stored = self.item(&n.item).await.map_err(|_| {
@@ -280,7 +295,7 @@ impl Store {
                 "the applicant's name is required (at most 50 characters)",
             ));
         }
-        if !matches!(n.channel.as_str(), "window" | "online" | "village" | "api") {
+        if !matches!(n.channel.as_str(), "window" | "online" | "village" | "api" | "bundle") {
             errs.push(FieldError::new(
                 "channel",
                 "渠道应为 window、online、village 或 api",
@@ -369,7 +384,6 @@ impl Store {
 
         let vault = self.vault();
         let sealed_phone = n.applicant_phone.as_ref().map(|p| vault.seal(p.as_str()));
-        let mut tx = self.begin(&by.actor).await?;
         let department_id: i64 = sqlx::query_scalar("SELECT id FROM departments WHERE place_code = $1 AND code = $2")
             .bind(county.as_str())
             .bind(&item.department)
@@ -455,8 +469,7 @@ impl Store {
             tx.outbox("sms", phone, &json!({"text": text, "kind": "case.accepted"}), &format!("case:{id}:accepted"))
                 .await?;
         }
-        tx.commit().await?;
-        self.case_for(id, Some(by)).await
+        Ok(id)
     }
 
     /// A case as `by` sees it (with the actions they may take), or as the public tracking page does.
@@ -902,6 +915,9 @@ impl Store {
                 let reason = input.data["trip_reason"].as_str().unwrap_or("领取结果");
                 tx.add_trip(id, now, today, "collect", None, reason, &by.actor.name).await?;
             }
+        }
+        if moved {
+            self.bundle_progress(&mut tx, &row, &to, closed_at.is_some(), by, today).await?;
         }
         tx.record(
             &format!("case.{}", action.code),

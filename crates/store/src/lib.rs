@@ -6,6 +6,7 @@
 
 mod audit;
 mod auth;
+mod bundles;
 mod case_report;
 mod cases;
 mod catalogue;
@@ -22,6 +23,7 @@ mod write;
 
 pub use audit::AuditReport;
 pub use auth::{NewStaff, Role, SessionInfo, Staff};
+pub use bundles::{child_data, BundleChildView, BundleView};
 pub use case_report::{MoreTrips, TripReport, TripRow, WorkView};
 pub use cases::{ActionInput, AllowedAction, CaseActor, CaseView, MaterialCheck, NewCase, TimelineEntry};
 pub use catalogue::{Coverage, CoverageRow, ImportOutcome, StoredItem};

@@ -1,6 +1,7 @@
 //! The JSON API, `/api/v1`. Every route says who may call it; `ROUTE_ROLES` lists that for the
 //! access-matrix test.
 
+pub mod bundles;
 pub mod cases;
 pub mod catalogue;
 pub mod lobby;
@@ -36,6 +37,9 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/stats/coverage", get(stats::coverage))
         .route("/api/v1/stats/lobby", get(stats::lobby))
         .route("/api/v1/stats/trips", get(cases::trips))
+        .route("/api/v1/bundles", get(bundles::list).post(bundles::apply))
+        .route("/api/v1/bundles/{id}", get(bundles::get))
+        .route("/api/v1/cases/{id}/bundle", get(bundles::of_case))
         .route("/api/v1/cases", post(cases::accept))
         .route("/api/v1/cases/overdue", get(cases::overdue))
         .route("/api/v1/cases/by-number/{number}", get(cases::by_number))
