@@ -182,3 +182,90 @@ async fn keys_rotate(db: Db) {
 }
 
 backend_tests!(nothing_personal_in_plaintext, unmasking_is_recorded, keys_rotate);
+
+/// The real binary: after a citizen's ticket and case, neither its data directory nor its logs hold
+/// their phone number, ID number or name in plaintext.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_running_server_writes_no_plaintext_to_disk_or_logs() {
+    let dir = std::env::temp_dir().join(format!("onewindow_bin_{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let log = std::fs::File::create(dir.join("server.log")).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_onewindow"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(dir.join("data"))
+        .env("RUST_LOG", "debug,sqlx=debug")
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let mut up = false;
+    for _ in 0..200 {
+        if client.get(format!("{base}/healthz")).send().await.is_ok_and(|r| r.status().is_success()) {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(up, "the server did not start");
+    let token: Value = client
+        .post(format!("{base}/api/v1/session"))
+        .json(&json!({"username": "acceptor", "password": onewindow_store::seed::DEMO_PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token["token"].as_str().unwrap().to_string();
+    let post = |path: &str, body: Value| client.post(format!("{base}{path}")).bearer_auth(&token).json(&body).send();
+    assert!(post("/api/v1/tickets", json!({"queue": "general", "phone": PHONE})).await.unwrap().status().is_success());
+    post("/api/v1/windows/A1/call-next", json!({})).await.unwrap();
+    post("/api/v1/windows/A1/start", json!({})).await.unwrap();
+    let materials: Vec<Value> = [
+        "居民身份证",
+        "户口簿",
+        "特困人员救助供养申请书",
+        "本人及法定义务人履行能力情况说明",
+        "残疾人证（残疾人申请时提供）",
+    ]
+    .iter()
+    .map(|n| json!({"name": n, "status": "received"}))
+    .collect();
+    let r = post(
+        "/api/v1/cases",
+        json!({"item": "MZJ-002", "applicant": {"name": NAME, "id_number": ID_NUMBER, "phone": PHONE}, "materials": materials, "window": "A1"}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    // A bad phone number in a request is not echoed into the logs either.
+    post("/api/v1/tickets", json!({"queue": "general", "phone": "1391234567"})).await.unwrap();
+    // Give the SMS worker time to send (the log gateway logs each message, masked).
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    let log = std::fs::read_to_string(dir.join("server.log")).unwrap();
+    assert!(log.contains("onewindow::sms"), "the log gateway logged the messages");
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir.join("data")).unwrap().chain(std::fs::read_dir(&dir).unwrap()) {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            continue;
+        }
+        let bytes = std::fs::read(&path).unwrap();
+        for needle in [PHONE, ID_NUMBER, NAME, "1391234567"] {
+            if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+                found.push(format!("{needle} in {}", path.display()));
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(found.is_empty(), "{found:?}");
+}
