@@ -284,6 +284,16 @@ async fn tolerant_acceptance_with_a_late_supplement(db: Db) {
     assert_eq!(c.supplement_due_on.as_deref(), Some("2026-11-05"));
     let sms = app.store.outbox_recent(20).await.unwrap();
     assert!(sms.iter().any(|m| m["payload"]["text"].as_str().unwrap().contains("请于11月5日前补齐")), "{sms:?}");
+    // A reminder goes once, the working day before the deadline, while the material is still missing.
+    assert_eq!(app.store.remind_supplements(d("2026-11-03")).await.unwrap(), 0, "two working days left: not yet");
+    assert_eq!(app.store.remind_supplements(d("2026-11-04")).await.unwrap(), 1);
+    assert_eq!(app.store.remind_supplements(d("2026-11-04")).await.unwrap(), 0, "once");
+    let sms = app.store.outbox_recent(20).await.unwrap();
+    assert!(
+        sms.iter().any(|m| m["payload"]["kind"] == "case.supplement_reminder"
+            && m["payload"]["text"].as_str().unwrap().contains("本人及法定义务人履行能力情况说明")),
+        "{sms:?}"
+    );
     act(&app, c.id, "approver", "approve", "", json!({}), "2026-11-04").await;
     let by = actor(&app, "acceptor").await;
     let e = app

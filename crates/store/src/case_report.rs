@@ -195,3 +195,53 @@ impl Store {
         Ok((total > 0).then(|| share(zero.unwrap_or(0), total)))
     }
 }
+
+impl Store {
+    /// Reminds by SMS, once, every applicant whose tolerant-acceptance deadline is the next working
+    /// day (or already here) while materials are still missing. Returns how many were reminded.
+    pub async fn remind_supplements(&self, today: chrono::NaiveDate) -> Result<usize, StoreError> {
+        let tomorrow = self.add_working_days(today, 1)?.to_string();
+        let rows: Vec<(i64, String, String, String, Option<String>, String, String)> = sqlx::query_as(
+            "SELECT id, number, item_name, place_code, applicant_phone, materials, supplement_due_on FROM cases \
+             WHERE closed_at IS NULL AND tolerant = 1 AND supplement_due_on IS NOT NULL AND supplement_due_on <= $1 AND applicant_phone IS NOT NULL",
+        )
+        .bind(&tomorrow)
+        .fetch_all(self.pool())
+        .await?;
+        let mut due = Vec::new();
+        for (id, number, item, place, phone, materials, deadline) in rows {
+            let materials: Vec<crate::MaterialCheck> = serde_json::from_str(&materials)?;
+            let missing: Vec<String> =
+                materials.into_iter().filter(|m| m.status == "missing").map(|m| m.name).collect();
+            if let (false, Some(phone)) = (missing.is_empty(), phone) {
+                due.push((id, number, item, place, phone, missing, deadline));
+            }
+        }
+        let mut reminded = 0;
+        for (id, number, item, place, phone, missing, deadline) in due {
+            let key = format!("case:{id}:supplement-reminder");
+            let sent: Option<i64> = sqlx::query_scalar("SELECT id FROM outbox WHERE idempotency_key = $1")
+                .bind(&key)
+                .fetch_optional(self.pool())
+                .await?;
+            if sent.is_some() {
+                continue;
+            }
+            let mut tx = self.begin(&crate::Actor::system()).await?;
+            let text =
+                format!("提醒：您的办件{number}（{item}）容缺材料请于{deadline}前补齐：{}。", missing.join("、"));
+            tx.outbox("sms", &phone, &serde_json::json!({"text": text, "kind": "case.supplement_reminder"}), &key)
+                .await?;
+            tx.record(
+                "case.supplement_reminded",
+                &place,
+                &format!("case:{id}"),
+                serde_json::json!({"deadline": deadline, "missing": missing}),
+            )
+            .await?;
+            tx.commit().await?;
+            reminded += 1;
+        }
+        Ok(reminded)
+    }
+}

@@ -57,7 +57,7 @@ impl AppState {
         catalogue.follow(store.clone());
         let display = display::DisplayHub::default();
         display.follow(store.clone());
-        expire_old_tickets(store.clone());
+        start_housekeeping(store.clone()).await;
         if opts.sms.enabled {
             outbox::start_outbox_worker(store.clone(), opts.sms.clone());
         }
@@ -98,15 +98,26 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Tickets left from earlier days are closed as expired: at start and then every ten minutes, so a
-/// hall that forgot to close its day starts the next one clean.
-fn expire_old_tickets(store: Store) {
+/// Housekeeping at start and then every ten minutes: tickets left from earlier days are closed as
+/// expired (a hall that forgot to close its day starts the next one clean), and applicants whose
+/// tolerant-acceptance deadline is near are reminded by SMS.
+async fn housekeeping(store: &Store) {
+    if let Err(e) = store.expire_tickets(None, false).await {
+        tracing::warn!(error = %e, "expiring old tickets failed");
+    }
+    let today = onewindow_core::lobby::local_day(chrono::Utc::now().timestamp_millis());
+    if let Err(e) = store.remind_supplements(today).await {
+        tracing::warn!(error = %e, "supplement reminders failed");
+    }
+}
+
+/// Runs housekeeping once before the app serves, then every ten minutes.
+async fn start_housekeeping(store: Store) {
+    housekeeping(&store).await;
     tokio::spawn(async move {
         loop {
-            if let Err(e) = store.expire_tickets(None, false).await {
-                tracing::warn!(error = %e, "expiring old tickets failed");
-            }
             tokio::time::sleep(std::time::Duration::from_secs(600)).await;
+            housekeeping(&store).await;
         }
     });
 }
