@@ -250,6 +250,36 @@ struct Index {
     username: String,
     place_name: String,
     is_admin: bool,
+    /// The pages this member works in: (path, Chinese, English).
+    links: Vec<(String, &'static str, &'static str)>,
+}
+
+/// Where each role works, so the workbench is the way in to every page of the hall.
+fn work_links(role: Role, county: Option<&str>) -> Vec<(String, &'static str, &'static str)> {
+    let v: Vec<(&'static str, &'static str, &'static str)> = match role {
+        Role::Acceptor => vec![
+            ("/console", "窗口叫号", "Window console"),
+            ("/cases/new", "受理办件", "Accept a case"),
+            ("/worklist", "待办", "Work queue"),
+            ("/delivery", "统一出件", "Unified delivery"),
+        ],
+        Role::Approver => vec![("/worklist", "待办", "Work queue")],
+        Role::VillageClerk => {
+            vec![("/cases/new", "代办受理", "Accept for a villager"), ("/worklist", "待办", "Work queue")]
+        }
+        Role::Guide | Role::Consultant => vec![("/guide", "导服取号", "Guide desk"), ("/kiosk", "自助取号机", "Kiosk")],
+        Role::Leader | Role::Admin => vec![
+            ("/stats/lobby", "大厅运行报表", "Lobby report"),
+            ("/stats/trips", "跑动次数报表", "Trips report"),
+            ("/cases/overdue", "超期办件", "Overdue cases"),
+        ],
+    };
+    let mut v: Vec<(String, &'static str, &'static str)> =
+        v.into_iter().map(|(p, zh, en)| (p.to_string(), zh, en)).collect();
+    if let Some(c) = county {
+        v.push((format!("/display/{c}"), "叫号显示屏", "Hall display"));
+    }
+    v
 }
 
 async fn index(axum::extract::State(s): axum::extract::State<AppState>, t: Tr, MaybeStaff(me): MaybeStaff) -> Response {
@@ -265,6 +295,7 @@ async fn index(axum::extract::State(s): axum::extract::State<AppState>, t: Tr, M
         username: staff.username.clone(),
         place_name: place_name.unwrap_or_else(|_| staff.place.clone()),
         is_admin: staff.role == Role::Admin,
+        links: work_links(staff.role, me.county().ok().as_ref().map(|c| c.as_str())),
         t,
     })
 }
