@@ -494,6 +494,7 @@ impl Store {
             .map(|(action, from_state, to_state, actor, comment, data, at)| TimelineEntry {
                 action_name: flow.action(&action).map(|a| a.name.clone()).unwrap_or_else(|| match action.as_str() {
                     "accept" => "受理".into(),
+                    "verify" => "数据共享核验".into(),
                     "trip" => "到场".into(),
                     other => other.into(),
                 }),

@@ -12,6 +12,7 @@ mod cases;
 mod catalogue;
 mod db;
 mod error;
+mod exchange;
 mod flows;
 mod lobby;
 mod lobby_report;
@@ -29,6 +30,7 @@ pub use cases::{ActionInput, AllowedAction, CaseActor, CaseView, MaterialCheck, 
 pub use catalogue::{Coverage, CoverageRow, ImportOutcome, StoredItem};
 pub use db::{Backend, Store, StoreOptions};
 pub use error::StoreError;
+pub use exchange::{DataUse, ExchangeField, ExchangeRight, ExchangeService, LookupView, ServiceView};
 pub use lobby::{CallShown, LobbySettings, NewTicket, Placement, Queue, TicketView, WindowAction, WindowView};
 pub use lobby_report::{LoadBalance, LobbyReport, LobbyRow};
 pub use org::{Department, Place, Window, Zone};

@@ -154,6 +154,7 @@ impl Store {
             })
             .await?;
         }
+        tx.seed_exchange(&county).await?;
         tx.commit().await?;
         Ok(())
     }

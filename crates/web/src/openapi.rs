@@ -1,6 +1,6 @@
 //! The OpenAPI document, generated from the handlers' annotations.
 
-use crate::api::{bundles, cases, catalogue, lobby, org, session, stats};
+use crate::api::{bundles, cases, catalogue, exchange, lobby, org, session, stats};
 use crate::display;
 use axum::response::{IntoResponse, Response};
 use utoipa::OpenApi;
@@ -19,13 +19,15 @@ use utoipa::OpenApi;
         stats::coverage, stats::lobby,
         cases::accept, cases::get, cases::by_number, cases::act, cases::trip, cases::worklist, cases::overdue, cases::track,
         cases::refuse, cases::trips, cases::flows, cases::flow, cases::load_flow, cases::set_item_flow, cases::unmask,
+        exchange::services, exchange::save_service, exchange::rights, exchange::set_right, exchange::put_records,
+        exchange::lookup, exchange::case_lookups, exchange::pending, exchange::decide, exchange::data_use,
         bundles::list, bundles::apply, bundles::get, bundles::of_case,
         lobby::issue, lobby::status, lobby::late, lobby::queues, lobby::window, lobby::call_next, lobby::recall,
         lobby::start, lobby::finish, lobby::no_show, lobby::hold, lobby::resume, lobby::call, lobby::transfer,
         lobby::pause, lobby::unpause, lobby::set_queues, lobby::close_hall, lobby::set_numbering, display::snapshot, display::events,
     ),
     tags((name = "catalogue", description = "事项清单 service items"), (name = "session", description = "staff sign-in"),
-         (name = "organisation", description = "places, zones, departments, windows, staff"), (name = "stats", description = "reports"), (name = "lobby", description = "叫号 lobby queue"), (name = "cases", description = "办件 cases"), (name = "bundles", description = "一件事 bundles"))
+         (name = "organisation", description = "places, zones, departments, windows, staff"), (name = "stats", description = "reports"), (name = "lobby", description = "叫号 lobby queue"), (name = "cases", description = "办件 cases"), (name = "exchange", description = "大数据交换 data exchange"), (name = "bundles", description = "一件事 bundles"))
 )]
 pub struct ApiDoc;
 

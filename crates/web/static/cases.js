@@ -468,6 +468,91 @@
     }
   }
 
+  // --- data exchange lookup on the case page (免证办; see docs/exchange.md) --------------------------
+
+  function exchangeBox(box, root) {
+    const d = box.dataset;
+    const { csrf, id } = root.dataset;
+    const select = $("exchange-service");
+    const result = $("exchange-result");
+    const services = new Map();
+    const outcomeText = (l) =>
+      ({ found: d.msgFound, not_found: d.msgNotFound, rejected: d.msgRejected, denied: d.msgDenied, pending: fmt(d.msgPending, { d: l.due_on || "" }) })[l.outcome] || l.outcome;
+    const describe = (l) => {
+      const s = services.get(l.service);
+      const fields = (l.result && l.result.fields) || {};
+      const items = Object.entries(fields).map(([k, v]) => {
+        const f = s && s.fields.find((x) => x.name === k);
+        return el("li", { text: `${f ? f.label : k}：${v ?? ""}` });
+      });
+      return el("div", { className: "exchange-lookup", "data-outcome": l.outcome, "data-service": l.service },
+        el("p", {}, el("strong", { text: `${l.service_name}：${outcomeText(l)}` }), ` ${l.purpose}`),
+        items.length ? el("ul", {}, ...items) : null);
+    };
+    const history = async () => {
+      const r = await api("GET", `/api/v1/cases/${encodeURIComponent(id)}/lookups`);
+      if (!r.ok || !Array.isArray(r.body) || !r.body.length) return;
+      $("exchange-history").replaceChildren(el("h3", { text: d.msgHistory }), ...r.body.map(describe));
+    };
+    (async () => {
+      const r = await api("GET", "/api/v1/exchange/services");
+      const mine = r.ok && Array.isArray(r.body) ? r.body.filter((s) => s.my_mode) : [];
+      for (const s of r.ok && Array.isArray(r.body) ? r.body : []) services.set(s.code, s);
+      if (!mine.length) {
+        select.replaceChildren(el("option", { value: "", text: d.msgNone }));
+        return;
+      }
+      select.replaceChildren(el("option", { value: "", text: d.msgChoose }),
+        ...mine.map((s) => el("option", { value: s.code, text: `${s.name}（${s.provider_name}，${s.my_mode === "fields" ? d.msgFields : d.msgExists}）` })));
+      await history();
+    })();
+    $("exchange-form").addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const purpose = $("exchange-purpose");
+      for (const input of [select, purpose]) input.removeAttribute("aria-invalid");
+      for (const input of [select, purpose]) {
+        if (!input.value.trim()) {
+          input.setAttribute("aria-invalid", "true");
+          input.focus();
+          alertBox($("case-alert"), fmt(root.dataset.msgNeed, { f: document.querySelector(`label[for="${input.id}"]`).textContent.trim() }));
+          return;
+        }
+      }
+      alertBox($("case-alert"), "");
+      const material = $("exchange-material").value;
+      const body = { service: select.value, purpose: purpose.value.trim() };
+      if (material) body.material = material;
+      const button = e.target.querySelector("button[type=submit]");
+      button.disabled = true;
+      result.textContent = root.dataset.msgBusy || "";
+      const r = await api("POST", `/api/v1/cases/${encodeURIComponent(id)}/lookups`, { body, csrf });
+      button.disabled = false;
+      result.textContent = "";
+      if (!r.ok) {
+        alertBox($("case-alert"), r.message, r.errors.map((x) => x.text));
+        await history();
+        return;
+      }
+      if (r.body.material && r.body.outcome === "found") {
+        try {
+          window.sessionStorage.setItem(FLASH_KEY, JSON.stringify({ id, text: fmt(d.msgVerified, { m: r.body.material }) }));
+        } catch {
+          /* the reload still shows the new state */
+        }
+        window.location.reload();
+        return;
+      }
+      result.replaceChildren(describe(r.body));
+      await history();
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    const box = $("exchange-box");
+    const c = $("case");
+    if (box && c && c.dataset.id) exchangeBox(box, c);
+  });
+
   document.addEventListener("DOMContentLoaded", () => {
     const accept = $("accept");
     if (accept) acceptApp(accept);

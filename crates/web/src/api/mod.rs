@@ -4,6 +4,7 @@
 pub mod bundles;
 pub mod cases;
 pub mod catalogue;
+pub mod exchange;
 pub mod lobby;
 pub mod org;
 pub mod session;
@@ -49,6 +50,17 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/cases/{id}/unmask", post(cases::unmask))
         .route("/api/v1/worklist", get(cases::worklist))
         .route("/api/v1/track/{token}", get(cases::track))
+        .route("/api/v1/track/{token}/data-use", get(exchange::data_use))
+        .route("/api/v1/exchange/services", get(exchange::services))
+        .route("/api/v1/exchange/services/{code}", put(exchange::save_service))
+        .route(
+            "/api/v1/exchange/services/{code}/records",
+            post(exchange::put_records).layer(axum::extract::DefaultBodyLimit::max(IMPORT_BODY_LIMIT)),
+        )
+        .route("/api/v1/exchange/rights", get(exchange::rights).put(exchange::set_right))
+        .route("/api/v1/exchange/lookups", get(exchange::pending))
+        .route("/api/v1/exchange/lookups/{id}/decision", post(exchange::decide))
+        .route("/api/v1/cases/{id}/lookups", post(exchange::lookup).get(exchange::case_lookups))
         .route("/api/v1/refusals", post(cases::refuse))
         .route("/api/v1/flows", get(cases::flows).post(cases::load_flow))
         .route("/api/v1/flows/{code}/{version}", get(cases::flow))

@@ -188,7 +188,7 @@ fn material_status_label(t: &Tr, s: &str) -> String {
     match s {
         "received" => t.t("已收取", "Received"),
         "missing" => t.t("待补齐", "Missing"),
-        "verified" => t.t("数据共享核验", "Verified by data exchange"),
+        "verified" => t.t("已核验（数据共享）", "Verified (data exchange)"),
         other => other,
     }
     .to_string()

@@ -4,6 +4,7 @@
 mod admin;
 mod cases;
 mod catalogue;
+mod exchange;
 mod lobby;
 mod login;
 
@@ -32,6 +33,7 @@ pub fn routes() -> Router<AppState> {
         .merge(admin::routes())
         .merge(lobby::routes())
         .merge(cases::routes())
+        .merge(exchange::routes())
 }
 
 /// What every page needs: the language, who is signed in, the CSRF token for forms, the current path.
