@@ -68,6 +68,8 @@ enum Command {
     /// The keys that seal personal data.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Write an online, consistent copy of the SQLite database to FILE (the server may keep running).
+    Backup { file: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -384,6 +386,17 @@ async fn main() -> Result<()> {
             }
             save_keys(&s.keys_file, &s.store.keys)?;
             println!("key {new} is current; {n} values re-sealed");
+        }
+        Command::Backup { file } => {
+            let s = settings(&cli.db, None)?;
+            let store = Store::open(&s.store).await.context("opening the database")?;
+            store.backup(&file).await?;
+            store.close().await;
+            println!(
+                "backed up to {} (the keys are not in it: keep {} safe too)",
+                file.display(),
+                s.keys_file.display()
+            );
         }
         Command::Audit(AuditCommand::Verify) => {
             let s = settings(&cli.db, None)?;

@@ -249,6 +249,24 @@ async fn the_running_server_writes_no_plaintext_to_disk_or_logs() {
     post("/api/v1/tickets", json!({"queue": "general", "phone": "1391234567"})).await.unwrap();
     // Give the SMS worker time to send (the log gateway logs each message, masked).
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    // An online backup while the server runs.
+    let backup = std::process::Command::new(env!("CARGO_BIN_EXE_onewindow"))
+        .args(["backup", "--data-dir"])
+        .arg(dir.join("data"))
+        .arg(dir.join("backup.db"))
+        .output()
+        .unwrap();
+    assert!(backup.status.success(), "{}", String::from_utf8_lossy(&backup.stderr));
+    let copy = onewindow_store::Store::open(&onewindow_store::StoreOptions {
+        url: format!("sqlite://{}", dir.join("backup.db").display()),
+        max_connections: 1,
+        keys: onewindow_store::vault::KeyRing::generate(),
+    })
+    .await
+    .unwrap();
+    assert_eq!(copy.verify_audit().await.unwrap().first_broken, None, "the backup is consistent");
+    assert!(!copy.items(None).await.unwrap().is_empty());
+    copy.close().await;
     let _ = child.kill();
     let _ = child.wait();
     let log = std::fs::read_to_string(dir.join("server.log")).unwrap();

@@ -183,3 +183,27 @@ impl Store {
             .await?)
     }
 }
+
+impl Store {
+    /// An online, consistent copy of the database: SQLite writes a complete database file with
+    /// `VACUUM INTO` while the server keeps running. Personal data stays sealed in the copy; the keys are
+    /// not in it (back them up separately). PostgreSQL installations back up with pg_dump.
+    pub async fn backup(&self, path: &Path) -> Result<(), StoreError> {
+        if self.backend() != Backend::Sqlite {
+            return Err(StoreError::conflict(
+                "backend",
+                "PostgreSQL 请使用 pg_dump 备份",
+                "back up PostgreSQL with pg_dump",
+            ));
+        }
+        if path.exists() {
+            return Err(StoreError::conflict(
+                "file",
+                format!("{} 已存在", path.display()),
+                format!("{} exists", path.display()),
+            ));
+        }
+        sqlx::query("VACUUM INTO $1").bind(path.to_string_lossy().to_string()).execute(self.pool()).await?;
+        Ok(())
+    }
+}
