@@ -43,4 +43,9 @@ async fn admin_pages(db: Db) {
     run_script(&app, "admin").await;
 }
 
-backend_tests!(catalogue_pages, login_page, admin_pages);
+async fn bundle_pages(db: Db) {
+    let app = spawn_app(db).await;
+    run_script(&app, "bundles").await;
+}
+
+backend_tests!(catalogue_pages, login_page, admin_pages, bundle_pages);

@@ -2,6 +2,7 @@
 //! binary; there is no inline script or style, so the CSP can forbid them.
 
 mod admin;
+mod bundles;
 mod cases;
 mod catalogue;
 mod exchange;
@@ -31,6 +32,7 @@ pub fn routes() -> Router<AppState> {
         .route("/lang", get(switch_lang))
         .route("/static/{file}", get(asset))
         .merge(admin::routes())
+        .merge(bundles::routes())
         .merge(lobby::routes())
         .merge(cases::routes())
         .merge(exchange::routes())

@@ -260,13 +260,16 @@ fn work_links(role: Role, county: Option<&str>) -> Vec<(String, &'static str, &'
         Role::Acceptor => vec![
             ("/console", "窗口叫号", "Window console"),
             ("/cases/new", "受理办件", "Accept a case"),
+            ("/bundles/new", "一件事申请", "One-stop application"),
             ("/worklist", "待办", "Work queue"),
             ("/delivery", "统一出件", "Unified delivery"),
         ],
         Role::Approver => vec![("/worklist", "待办", "Work queue")],
-        Role::VillageClerk => {
-            vec![("/cases/new", "代办受理", "Accept for a villager"), ("/worklist", "待办", "Work queue")]
-        }
+        Role::VillageClerk => vec![
+            ("/cases/new", "代办受理", "Accept for a villager"),
+            ("/bundles/new", "一件事申请", "One-stop application"),
+            ("/worklist", "待办", "Work queue"),
+        ],
         Role::Guide | Role::Consultant => vec![("/guide", "导服取号", "Guide desk"), ("/kiosk", "自助取号机", "Kiosk")],
         Role::Leader | Role::Admin => vec![
             ("/stats/lobby", "大厅运行报表", "Lobby report"),
