@@ -2,6 +2,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod bench;
+mod simulate;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -70,6 +71,8 @@ enum Command {
     Keys(KeysCommand),
     /// Write an online, consistent copy of the SQLite database to FILE (the server may keep running).
     Backup { file: PathBuf },
+    /// Staffing by simulation: pooled windows against department queues, windows per hour (docs/simulation.md).
+    Simulate(simulate::SimulateArgs),
 }
 
 #[derive(Subcommand)]
@@ -369,6 +372,7 @@ async fn main() -> Result<()> {
         Command::Bench(BenchCommand::Cases { lifecycles, concurrency, on }) => {
             bench::cases(lifecycles, concurrency, on.as_deref()).await?;
         }
+        Command::Simulate(args) => simulate::run(args)?,
         Command::Keys(KeysCommand::Rotate) => {
             let mut s = settings(&cli.db, None)?;
             if std::env::var("ONEWINDOW_KEYS").is_ok() {

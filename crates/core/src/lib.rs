@@ -13,5 +13,6 @@ pub mod mask;
 pub mod place;
 pub mod search;
 pub mod sheet;
+pub mod staffing;
 
 pub use error::{FieldError, Invalid};
