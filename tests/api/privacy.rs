@@ -263,7 +263,7 @@ async fn the_running_server_writes_no_plaintext_to_disk_or_logs() {
         keys: onewindow_store::vault::KeyRing::generate(),
     })
     .await
-    .unwrap();
+    .unwrap_or_else(|e| panic!("opening the backup: {e}"));
     assert_eq!(copy.verify_audit().await.unwrap().first_broken, None, "the backup is consistent");
     assert!(!copy.items(None).await.unwrap().is_empty());
     copy.close().await;
