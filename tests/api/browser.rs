@@ -48,4 +48,9 @@ async fn bundle_pages(db: Db) {
     run_script(&app, "bundles").await;
 }
 
-backend_tests!(catalogue_pages, login_page, admin_pages, bundle_pages);
+backend_tests!(catalogue_pages, login_page, admin_pages, bundle_pages, hotline_pages);
+
+async fn hotline_pages(db: Db) {
+    let app = spawn_app(db).await;
+    run_script(&app, "hotline").await;
+}

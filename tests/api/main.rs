@@ -13,6 +13,7 @@ mod bundles;
 mod cases;
 mod catalogue;
 mod exchange;
+mod hotline;
 mod input;
 mod lobby;
 mod places;

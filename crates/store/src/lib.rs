@@ -14,6 +14,7 @@ mod db;
 mod error;
 mod exchange;
 mod flows;
+mod hotline;
 mod lobby;
 mod lobby_report;
 mod org;
@@ -31,6 +32,10 @@ pub use catalogue::{Coverage, CoverageRow, ImportOutcome, StoredItem};
 pub use db::{Backend, Store, StoreOptions};
 pub use error::StoreError;
 pub use exchange::{DataUse, ExchangeField, ExchangeRight, ExchangeService, LookupView, ServiceView};
+pub use hotline::{
+    HotlineEntry, HotlineFilter, HotlineInput, HotlineReport, HotlineStatRow, HotlineView, NewHotlineOrder,
+    HOTLINE_CATEGORIES, HOTLINE_DEFAULT_DAYS, HOTLINE_SATISFACTION,
+};
 pub use lobby::{CallShown, LobbySettings, NewTicket, Placement, Queue, TicketView, WindowAction, WindowView};
 pub use lobby_report::{LoadBalance, LobbyReport, LobbyRow};
 pub use org::{Department, Place, Window, Zone};

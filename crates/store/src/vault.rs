@@ -192,6 +192,8 @@ impl crate::db::Store {
             ("cases", "applicant_id_number"),
             ("cases", "applicant_phone"),
             ("outbox", "destination"),
+            ("hotline_orders", "caller_name"),
+            ("hotline_orders", "caller_phone"),
         ] {
             let rows: Vec<(i64, String)> =
                 sqlx::query_as(&format!("SELECT id, {column} FROM {table} WHERE {column} LIKE 'pd1:%'"))

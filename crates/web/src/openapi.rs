@@ -22,6 +22,8 @@ use utoipa::OpenApi;
         exchange::services, exchange::save_service, exchange::rights, exchange::set_right, exchange::put_records,
         exchange::lookup, exchange::case_lookups, exchange::pending, exchange::decide, exchange::data_use,
         bundles::list, bundles::apply, bundles::get, bundles::of_case,
+        crate::api::hotline::create, crate::api::hotline::list, crate::api::hotline::get, crate::api::hotline::dispatch, crate::api::hotline::reply, crate::api::hotline::return_order,
+        crate::api::hotline::callback, crate::api::hotline::close, crate::api::hotline::escalate, crate::api::hotline::report,
         lobby::issue, lobby::status, lobby::late, lobby::queues, lobby::window, lobby::call_next, lobby::recall,
         lobby::start, lobby::finish, lobby::no_show, lobby::hold, lobby::resume, lobby::call, lobby::transfer,
         lobby::pause, lobby::unpause, lobby::set_queues, lobby::close_hall, lobby::set_numbering, display::snapshot, display::events,

@@ -5,6 +5,7 @@ pub mod bundles;
 pub mod cases;
 pub mod catalogue;
 pub mod exchange;
+pub mod hotline;
 pub mod lobby;
 pub mod org;
 pub mod session;
@@ -38,6 +39,15 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/stats/coverage", get(stats::coverage))
         .route("/api/v1/stats/lobby", get(stats::lobby))
         .route("/api/v1/stats/trips", get(cases::trips))
+        .route("/api/v1/hotline/orders", get(hotline::list).post(hotline::create))
+        .route("/api/v1/hotline/orders/{id}", get(hotline::get))
+        .route("/api/v1/hotline/orders/{id}/dispatch", post(hotline::dispatch))
+        .route("/api/v1/hotline/orders/{id}/reply", post(hotline::reply))
+        .route("/api/v1/hotline/orders/{id}/return", post(hotline::return_order))
+        .route("/api/v1/hotline/orders/{id}/callback", post(hotline::callback))
+        .route("/api/v1/hotline/orders/{id}/close", post(hotline::close))
+        .route("/api/v1/hotline/escalate", post(hotline::escalate))
+        .route("/api/v1/stats/hotline", get(hotline::report))
         .route("/api/v1/bundles", get(bundles::list).post(bundles::apply))
         .route("/api/v1/bundles/{id}", get(bundles::get))
         .route("/api/v1/cases/{id}/bundle", get(bundles::of_case))

@@ -6,6 +6,7 @@ mod bundles;
 mod cases;
 mod catalogue;
 mod exchange;
+mod hotline;
 mod lobby;
 mod login;
 
@@ -36,6 +37,7 @@ pub fn routes() -> Router<AppState> {
         .merge(lobby::routes())
         .merge(cases::routes())
         .merge(exchange::routes())
+        .merge(hotline::routes())
 }
 
 /// What every page needs: the language, who is signed in, the CSRF token for forms, the current path.

@@ -264,17 +264,23 @@ fn work_links(role: Role, county: Option<&str>) -> Vec<(String, &'static str, &'
             ("/worklist", "待办", "Work queue"),
             ("/delivery", "统一出件", "Unified delivery"),
         ],
-        Role::Approver => vec![("/worklist", "待办", "Work queue")],
+        Role::Approver => vec![("/worklist", "待办", "Work queue"), ("/hotline", "热线工单", "Hotline orders")],
         Role::VillageClerk => vec![
             ("/cases/new", "代办受理", "Accept for a villager"),
             ("/bundles/new", "一件事申请", "One-stop application"),
             ("/worklist", "待办", "Work queue"),
         ],
-        Role::Guide | Role::Consultant => vec![("/guide", "导服取号", "Guide desk"), ("/kiosk", "自助取号机", "Kiosk")],
+        Role::Guide => vec![("/guide", "导服取号", "Guide desk"), ("/kiosk", "自助取号机", "Kiosk")],
+        Role::Consultant => vec![
+            ("/hotline", "12345热线工单", "Hotline work orders"),
+            ("/guide", "导服取号", "Guide desk"),
+            ("/kiosk", "自助取号机", "Kiosk"),
+        ],
         Role::Leader | Role::Admin => vec![
             ("/stats/lobby", "大厅运行报表", "Lobby report"),
             ("/stats/trips", "跑动次数报表", "Trips report"),
             ("/cases/overdue", "超期办件", "Overdue cases"),
+            ("/hotline/report", "热线报表", "Hotline report"),
         ],
     };
     let mut v: Vec<(String, &'static str, &'static str)> =
