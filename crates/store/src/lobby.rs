@@ -188,6 +188,28 @@ fn conflict(zh: impl Into<String>, en: impl Into<String>) -> StoreError {
     StoreError::conflict("status", zh, en)
 }
 
+/// A queue's waiting tickets that any of its windows may call (not those sent to one window), with
+/// its priority streak: what the call rule works on.
+async fn queue_state_on(conn: &mut sqlx::AnyConnection, queue_id: i64) -> Result<QueueState, StoreError> {
+    let waiting: Vec<(i64, String, i64)> = sqlx::query_as(
+        "SELECT id, priority, sort_key FROM tickets WHERE queue_id = $1 AND status = 'waiting' AND target_window_id IS NULL",
+    )
+    .bind(queue_id)
+    .fetch_all(&mut *conn)
+    .await?;
+    let streak: i64 = sqlx::query_scalar("SELECT priority_streak FROM queues WHERE id = $1")
+        .bind(queue_id)
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(QueueState {
+        waiting: waiting
+            .into_iter()
+            .map(|(id, p, sort_key)| Waiting { id, priority: p != "normal", sort_key })
+            .collect(),
+        priority_streak: streak.max(0) as u32,
+    })
+}
+
 /// What the hall is called in messages: the county's name and 行政服务中心.
 async fn hall_name(tx: &mut WriteTx, place: &str) -> Result<String, StoreError> {
     let county = PlaceCode::parse(place)?.county().map(|c| c.to_string()).unwrap_or_else(|| place.to_string());
@@ -205,23 +227,7 @@ impl WriteTx {
 
     /// The waiting tickets of a queue that any of its windows may call (not those sent to one window).
     async fn queue_state(&mut self, queue_id: i64) -> Result<QueueState, StoreError> {
-        let waiting: Vec<(i64, String, i64)> = sqlx::query_as(
-            "SELECT id, priority, sort_key FROM tickets WHERE queue_id = $1 AND status = 'waiting' AND target_window_id IS NULL",
-        )
-        .bind(queue_id)
-        .fetch_all(self.conn())
-        .await?;
-        let streak: i64 = sqlx::query_scalar("SELECT priority_streak FROM queues WHERE id = $1")
-            .bind(queue_id)
-            .fetch_one(self.conn())
-            .await?;
-        Ok(QueueState {
-            waiting: waiting
-                .into_iter()
-                .map(|(id, p, sort_key)| Waiting { id, priority: p != "normal", sort_key })
-                .collect(),
-            priority_streak: streak.max(0) as u32,
-        })
+        queue_state_on(self.conn(), queue_id).await
     }
 
     async fn close_period(&mut self, ticket: i64, now: i64) -> Result<(), StoreError> {
@@ -403,23 +409,7 @@ impl Store {
     async fn estimate(&self, t: &mut TicketView, s: &LobbySettings) -> Result<(), StoreError> {
         let (queue_id,): (i64,) =
             sqlx::query_as("SELECT queue_id FROM tickets WHERE id = $1").bind(t.id).fetch_one(self.pool()).await?;
-        let waiting: Vec<(i64, String, i64)> = sqlx::query_as(
-            "SELECT id, priority, sort_key FROM tickets WHERE queue_id = $1 AND status = 'waiting' AND target_window_id IS NULL",
-        )
-        .bind(queue_id)
-        .fetch_all(self.pool())
-        .await?;
-        let streak: i64 = sqlx::query_scalar("SELECT priority_streak FROM queues WHERE id = $1")
-            .bind(queue_id)
-            .fetch_one(self.pool())
-            .await?;
-        let state = QueueState {
-            waiting: waiting
-                .into_iter()
-                .map(|(id, p, sort_key)| Waiting { id, priority: p != "normal", sort_key })
-                .collect(),
-            priority_streak: streak.max(0) as u32,
-        };
+        let state = queue_state_on(&mut *self.pool().acquire().await?, queue_id).await?;
         let ahead = lobby::ahead_of(&state, s.rule, t.id).unwrap_or(0);
         t.ahead = Some(ahead);
         t.estimated_wait_minutes = Some(self.wait_minutes(queue_id, ahead, s).await?);
