@@ -43,12 +43,17 @@ async fn admin_pages(db: Db) {
     run_script(&app, "admin").await;
 }
 
+async fn dashboard_page(db: Db) {
+    let app = spawn_app(db).await;
+    run_script(&app, "dashboard").await;
+}
+
 async fn bundle_pages(db: Db) {
     let app = spawn_app(db).await;
     run_script(&app, "bundles").await;
 }
 
-backend_tests!(catalogue_pages, login_page, admin_pages, bundle_pages, hotline_pages);
+backend_tests!(catalogue_pages, login_page, admin_pages, bundle_pages, dashboard_page, hotline_pages);
 
 async fn hotline_pages(db: Db) {
     let app = spawn_app(db).await;

@@ -12,6 +12,7 @@ mod browser_lobby;
 mod bundles;
 mod cases;
 mod catalogue;
+mod dashboard;
 mod exchange;
 mod hotline;
 mod input;

@@ -457,7 +457,8 @@ impl Store {
             "case.accepted",
             n.place.as_str(),
             &format!("case:{id}"),
-            json!({"number": number, "item": item.code.as_str(), "flow": flow_code, "state": flow.initial, "channel": n.channel}),
+            json!({"number": number, "item": item.code.as_str(), "flow": flow_code, "state": flow.initial, "channel": n.channel,
+                   "department": item.department, "item_trip_level": i64::from(item.trip_level)}),
         )
         .await?;
         if let Some(phone) = &sealed_phone {
@@ -920,11 +921,20 @@ impl Store {
         if moved {
             self.bundle_progress(&mut tx, &row, &to, closed_at.is_some(), by, today).await?;
         }
+        let trips: i64 =
+            sqlx::query_scalar("SELECT trips FROM cases WHERE id = $1").bind(id).fetch_one(tx.conn()).await?;
+        let department: String = sqlx::query_scalar(
+            "SELECT d.code FROM cases c JOIN departments d ON d.id = c.department_id WHERE c.id = $1",
+        )
+        .bind(id)
+        .fetch_one(tx.conn())
+        .await?;
         tx.record(
             &format!("case.{}", action.code),
             &row.place_code,
             &format!("case:{id}"),
-            json!({"number": row.number, "from": row.state, "to": to, "department": row.department_code}),
+            json!({"number": row.number, "from": row.state, "to": to, "department": department,
+                   "closed": closed_at.is_some(), "on_time": today.to_string() <= due_on, "trips": trips}),
         )
         .await?;
         if let Some(phone) = &row.applicant_phone {

@@ -20,6 +20,7 @@ mod lobby_report;
 mod org;
 mod outbox;
 pub mod seed;
+mod stats;
 pub mod vault;
 mod write;
 
@@ -40,6 +41,7 @@ pub use lobby::{CallShown, LobbySettings, NewTicket, Placement, Queue, TicketVie
 pub use lobby_report::{LoadBalance, LobbyReport, LobbyRow};
 pub use org::{Department, Place, Window, Zone};
 pub use outbox::{OutboxCounts, OutboxMessage};
+pub use stats::{Dashboard, DayFigures, DepartmentFigures};
 pub use write::{Actor, Event, WriteTx};
 
 /// Milliseconds since the Unix epoch, UTC: the one time format in the database.

@@ -132,6 +132,7 @@ impl WriteTx {
         .execute(&mut *self.tx)
         .await?;
         self.last_hash = Some(hash);
+        self.tally(kind, place, &data, at).await?;
         self.pending.push(Event { seq, at, kind: kind.into(), place: place.into(), subject: subject.into(), data });
         Ok(seq)
     }

@@ -38,6 +38,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/staff/{id}", put(org::update_staff))
         .route("/api/v1/stats/coverage", get(stats::coverage))
         .route("/api/v1/stats/lobby", get(stats::lobby))
+        .route("/api/v1/dashboard", get(stats::dashboard))
         .route("/api/v1/stats/trips", get(cases::trips))
         .route("/api/v1/hotline/orders", get(hotline::list).post(hotline::create))
         .route("/api/v1/hotline/orders/{id}", get(hotline::get))

@@ -60,3 +60,23 @@ pub async fn lobby(
     let (place, day) = lobby_scope(&me, &q)?;
     Ok(Json(s.store.lobby_report(&place, &day).await?))
 }
+
+/// The leaders' dashboard: the lobby now, today's and 30 days' figures, zero-trip shares, trips per
+/// case, time-limit compliance and overdue cases by department, activity per township.
+#[utoipa::path(get, path = "/api/v1/dashboard", tag = "stats", params(CoverageQuery), responses((status = 200), (status = 403)))]
+pub async fn dashboard(
+    State(s): State<AppState>,
+    me: crate::auth::CurrentStaff,
+    Query(q): Query<CoverageQuery>,
+) -> ApiResult<Json<onewindow_store::Dashboard>> {
+    me.require(&[onewindow_store::Role::Leader, onewindow_store::Role::Admin])?;
+    let place = match q.place.as_deref().filter(|p| !p.is_empty()) {
+        Some(p) => PlaceCode::parse(p)?,
+        None => me.county()?,
+    };
+    me.require_within(&place)?;
+    let county =
+        place.county().ok_or_else(|| crate::error::ApiError::bad(Some("place"), "请指定一个县", "name a county"))?;
+    let today = onewindow_core::lobby::local_day(chrono::Utc::now().timestamp_millis());
+    Ok(Json(s.store.dashboard(&county, today).await?))
+}

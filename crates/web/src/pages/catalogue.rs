@@ -253,3 +253,60 @@ pub async fn lobby_report(
         Err(e) => error_page(t, e),
     }
 }
+
+#[derive(Template)]
+#[template(path = "dashboard.html")]
+struct DashboardPage {
+    t: Tr,
+    d: onewindow_store::Dashboard,
+}
+
+impl DashboardPage {
+    fn pct(&self, v: &f64) -> String {
+        format!("{:.1}%", v * 100.0)
+    }
+    fn opt_pct(&self, v: &Option<f64>) -> String {
+        v.map(|v| format!("{:.1}%", v * 100.0)).unwrap_or_else(|| "—".into())
+    }
+    fn opt_num(&self, v: &Option<f64>) -> String {
+        v.map(|v| format!("{v:.2}")).unwrap_or_else(|| "—".into())
+    }
+    /// Bar positions for the 30-day chart: (x, height of cases, height of tickets, the day).
+    fn bars(&self) -> Vec<(usize, u32, u32, &onewindow_store::DayFigures)> {
+        let max = self.d.trend.iter().map(|f| f.tickets_issued.max(f.cases_accepted)).max().unwrap_or(0).max(1) as f64;
+        self.d
+            .trend
+            .iter()
+            .enumerate()
+            .map(|(i, f)| {
+                (
+                    i * 20,
+                    ((f.cases_accepted as f64 / max) * 140.0) as u32,
+                    ((f.tickets_issued as f64 / max) * 140.0) as u32,
+                    f,
+                )
+            })
+            .collect()
+    }
+}
+
+/// The leaders' dashboard page.
+pub async fn dashboard(
+    State(s): State<AppState>,
+    t: Tr,
+    crate::auth::MaybeStaff(me): crate::auth::MaybeStaff,
+) -> Response {
+    let Some(me) = me else { return axum::response::Redirect::to("/login?next=/dashboard").into_response() };
+    if let Err(e) = me.require(&[onewindow_store::Role::Leader, onewindow_store::Role::Admin]) {
+        return error_page(t, e);
+    }
+    let county = match me.county() {
+        Ok(c) => c,
+        Err(e) => return error_page(t, e),
+    };
+    let today = onewindow_core::lobby::local_day(chrono::Utc::now().timestamp_millis());
+    match s.store.dashboard(&county, today).await {
+        Ok(d) => render(&DashboardPage { t, d }),
+        Err(e) => error_page(t, e.into()),
+    }
+}

@@ -28,6 +28,7 @@ pub fn routes() -> Router<AppState> {
         .route("/items/{code}", get(catalogue::item))
         .route("/stats/coverage", get(catalogue::coverage))
         .route("/stats/lobby", get(catalogue::lobby_report))
+        .route("/dashboard", get(catalogue::dashboard))
         .route("/login", get(login::form).post(login::submit))
         .route("/logout", axum::routing::post(login::logout))
         .route("/lang", get(switch_lang))

@@ -277,6 +277,7 @@ fn work_links(role: Role, county: Option<&str>) -> Vec<(String, &'static str, &'
             ("/kiosk", "自助取号机", "Kiosk"),
         ],
         Role::Leader | Role::Admin => vec![
+            ("/dashboard", "指挥中心驾驶舱", "Dashboard"),
             ("/stats/lobby", "大厅运行报表", "Lobby report"),
             ("/stats/trips", "跑动次数报表", "Trips report"),
             ("/cases/overdue", "超期办件", "Overdue cases"),

@@ -1,0 +1,232 @@
+//! Counters kept as events commit, for the leaders' dashboard: each recorded event adds to the day's
+//! counters of its county in the same transaction, so the figures are exact and reading them costs the
+//! same with a thousand cases as with twenty million.
+
+use crate::db::Store;
+use crate::error::StoreError;
+use crate::lobby::Queue;
+use crate::write::WriteTx;
+use onewindow_core::lobby::local_day;
+use onewindow_core::place::PlaceCode;
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// The counters an event adds to: (metric, dimension, amount).
+fn counters_for(kind: &str, place: &str, data: &Value) -> Vec<(&'static str, String, i64)> {
+    let s = |k: &str| data[k].as_str().unwrap_or_default().to_string();
+    match kind {
+        "ticket.issued" => vec![("tickets_issued", s("queue"), 1)],
+        "ticket.finished" => vec![("tickets_served", String::new(), 1)],
+        "ticket.no_show" => vec![("tickets_no_show", String::new(), 1)],
+        "case.accepted" => {
+            let mut v = vec![("cases_accepted", s("department"), 1)];
+            if data["item_trip_level"].as_i64() == Some(0) {
+                v.push(("cases_accepted_zero_trip_item", String::new(), 1));
+            }
+            // Activity per township (a village's case counts for its township).
+            v.push(("cases_by_township", place.chars().take(9).collect(), 1));
+            v
+        }
+        k if k.starts_with("case.") && data["closed"].as_bool() == Some(true) => {
+            let trips = data["trips"].as_i64().unwrap_or(0);
+            let mut v = vec![
+                ("cases_closed", s("department"), 1),
+                (
+                    if data["on_time"].as_bool() == Some(true) { "cases_closed_on_time" } else { "cases_closed_late" },
+                    s("department"),
+                    1,
+                ),
+                ("cases_closed_trips", String::new(), trips),
+            ];
+            if trips == 0 {
+                v.push(("cases_closed_zero_trips", String::new(), 1));
+            }
+            if trips <= 1 {
+                v.push(("cases_closed_at_most_one_trip", String::new(), 1));
+            }
+            v
+        }
+        _ => Vec::new(),
+    }
+}
+
+impl WriteTx {
+    /// Adds an event's counters (called by `record`).
+    pub(crate) async fn tally(&mut self, kind: &str, place: &str, data: &Value, at: i64) -> Result<(), StoreError> {
+        let counters = counters_for(kind, place, data);
+        if counters.is_empty() || place.len() < 6 {
+            return Ok(());
+        }
+        let county = &place[..6];
+        let day = local_day(at).to_string();
+        for (metric, dim, by) in counters {
+            sqlx::query(
+                "INSERT INTO stat_counters (county, day, metric, dim, value) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (county, day, metric, dim) DO UPDATE SET value = stat_counters.value + excluded.value",
+            )
+            .bind(county)
+            .bind(&day)
+            .bind(metric)
+            .bind(&dim)
+            .bind(by)
+            .execute(self.conn())
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct DayFigures {
+    pub day: String,
+    pub tickets_issued: i64,
+    pub tickets_served: i64,
+    pub tickets_no_show: i64,
+    pub cases_accepted: i64,
+    pub cases_closed: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DepartmentFigures {
+    pub department: String,
+    pub accepted: i64,
+    pub closed: i64,
+    pub on_time: i64,
+    pub late: i64,
+    /// Share of closed cases closed by their promised date.
+    pub on_time_share: f64,
+    /// Open cases past their promised date now.
+    pub overdue_open: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Dashboard {
+    pub place: String,
+    pub today: DayFigures,
+    pub queues: Vec<Queue>,
+    pub windows_open: i64,
+    pub windows_busy: i64,
+    pub windows_paused: i64,
+    pub longest_wait_minutes: i64,
+    pub zero_trip_item_share: f64,
+    /// Share of all accepted cases whose item is zero-trip.
+    pub zero_trip_volume_share: Option<f64>,
+    pub closed_cases: i64,
+    pub trips_per_closed_case: Option<f64>,
+    pub closed_with_zero_trips_share: Option<f64>,
+    pub closed_with_at_most_one_trip_share: Option<f64>,
+    pub departments: Vec<DepartmentFigures>,
+    /// Cases accepted per township (all time).
+    pub townships: Vec<(String, String, i64)>,
+    /// The last 30 days, oldest first.
+    pub trend: Vec<DayFigures>,
+}
+
+fn share(a: i64, b: i64) -> Option<f64> {
+    (b > 0).then(|| ((a as f64 / b as f64) * 10000.0).round() / 10000.0)
+}
+
+impl Store {
+    /// The leaders' dashboard for a county: live lobby figures, and counters kept as events happened.
+    pub async fn dashboard(&self, county: &PlaceCode, today: chrono::NaiveDate) -> Result<Dashboard, StoreError> {
+        let rows: Vec<(String, String, String, i64)> =
+            sqlx::query_as("SELECT day, metric, dim, value FROM stat_counters WHERE county = $1")
+                .bind(county.as_str())
+                .fetch_all(self.pool())
+                .await?;
+        let from = (today - chrono::Duration::days(29)).to_string();
+        let today_s = today.to_string();
+        let mut trend: BTreeMap<String, DayFigures> = (0..30)
+            .map(|i| {
+                let d = (today - chrono::Duration::days(29 - i)).to_string();
+                (d.clone(), DayFigures { day: d, ..Default::default() })
+            })
+            .collect();
+        let mut total: BTreeMap<(String, String), i64> = BTreeMap::new();
+        for (day, metric, dim, value) in &rows {
+            *total.entry((metric.clone(), dim.clone())).or_default() += value;
+            if day.as_str() >= from.as_str() && day.as_str() <= today_s.as_str() {
+                if let Some(f) = trend.get_mut(day) {
+                    match metric.as_str() {
+                        "tickets_issued" => f.tickets_issued += value,
+                        "tickets_served" => f.tickets_served += value,
+                        "tickets_no_show" => f.tickets_no_show += value,
+                        "cases_accepted" => f.cases_accepted += value,
+                        "cases_closed" => f.cases_closed += value,
+                        _ => {}
+                    }
+                }
+            }
+        }
+        let sum = |metric: &str| total.iter().filter(|((m, _), _)| m == metric).map(|(_, v)| *v).sum::<i64>();
+        let by_dim = |metric: &str, dim: &str| total.get(&(metric.to_string(), dim.to_string())).copied().unwrap_or(0);
+        let departments_list = self.departments(Some(county)).await?;
+        let overdue: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT d.code, COUNT(*) FROM cases c JOIN departments d ON d.id = c.department_id \
+             WHERE c.county_code = $1 AND c.closed_at IS NULL AND c.paused_since IS NULL AND c.due_on < $2 GROUP BY d.code",
+        )
+        .bind(county.as_str())
+        .bind(&today_s)
+        .fetch_all(self.pool())
+        .await?;
+        let mut departments = Vec::new();
+        for d in &departments_list {
+            let accepted = by_dim("cases_accepted", &d.code);
+            let closed = by_dim("cases_closed", &d.code);
+            let overdue_open = overdue.iter().find(|(c, _)| c == &d.code).map(|(_, n)| *n).unwrap_or(0);
+            if accepted + closed + overdue_open == 0 {
+                continue;
+            }
+            let on_time = by_dim("cases_closed_on_time", &d.code);
+            departments.push(DepartmentFigures {
+                department: d.name.clone(),
+                accepted,
+                closed,
+                on_time,
+                late: by_dim("cases_closed_late", &d.code),
+                on_time_share: share(on_time, closed).unwrap_or(0.0),
+                overdue_open,
+            });
+        }
+        let places = self.places_within(county).await?;
+        let mut townships: Vec<(String, String, i64)> = total
+            .iter()
+            .filter(|((m, _), _)| m == "cases_by_township")
+            .map(|((_, code), n)| {
+                let name =
+                    places.iter().find(|p| &p.code == code).map(|p| p.name.clone()).unwrap_or_else(|| code.clone());
+                (code.clone(), name, *n)
+            })
+            .collect();
+        townships.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
+        let queues = self.queues(county).await?;
+        let windows: Vec<(i64, Option<i64>, Option<i64>)> = sqlx::query_as(
+            "SELECT w.id, ws.ticket_id, ws.paused FROM windows w LEFT JOIN window_state ws ON ws.window_id = w.id WHERE w.place_code = $1 AND w.active = 1",
+        )
+        .bind(county.as_str())
+        .fetch_all(self.pool())
+        .await?;
+        let paused = windows.iter().filter(|w| w.2 == Some(1)).count() as i64;
+        let closed = sum("cases_closed");
+        let coverage = self.coverage(county).await?;
+        Ok(Dashboard {
+            place: county.to_string(),
+            today: trend.get(&today_s).cloned().unwrap_or_default(),
+            longest_wait_minutes: queues.iter().map(|q| q.longest_wait_minutes).max().unwrap_or(0),
+            queues,
+            windows_open: windows.len() as i64 - paused,
+            windows_busy: windows.iter().filter(|w| w.1.is_some()).count() as i64,
+            windows_paused: paused,
+            zero_trip_item_share: coverage.overall.zero_trip_share,
+            zero_trip_volume_share: share(sum("cases_accepted_zero_trip_item"), sum("cases_accepted")),
+            closed_cases: closed,
+            trips_per_closed_case: share(sum("cases_closed_trips"), closed),
+            closed_with_zero_trips_share: share(sum("cases_closed_zero_trips"), closed),
+            closed_with_at_most_one_trip_share: share(sum("cases_closed_at_most_one_trip"), closed),
+            departments,
+            townships,
+            trend: trend.into_values().collect(),
+        })
+    }
+}
