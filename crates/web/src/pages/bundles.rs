@@ -98,7 +98,7 @@ async fn page(s: &AppState, t: Tr, error: Option<String>) -> Response {
 
 async fn form(State(s): State<AppState>, t: Tr, MaybeStaff(me): MaybeStaff) -> Response {
     match me {
-        None => Redirect::to("/login?next=/bundles/new").into_response(),
+        None => super::to_login(&t.path),
         Some(me) if !matches!(me.staff().role, Role::Acceptor | Role::VillageClerk) => {
             error_page(t, ApiError::forbidden())
         }
@@ -112,7 +112,7 @@ async fn submit(
     MaybeStaff(me): MaybeStaff,
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
-    let Some(me) = me else { return Redirect::to("/login?next=/bundles/new").into_response() };
+    let Some(me) = me else { return super::to_login(&t.path) };
     if let Err(e) = me.check_csrf(f.get("csrf").map(String::as_str).unwrap_or_default()) {
         return error_page(t, e);
     }
@@ -204,7 +204,7 @@ impl ViewPage {
 }
 
 async fn view(State(s): State<AppState>, t: Tr, MaybeStaff(me): MaybeStaff, Path(id): Path<i64>) -> Response {
-    let Some(me) = me else { return Redirect::to(&format!("/login?next=/bundles/{id}")).into_response() };
+    let Some(me) = me else { return super::to_login(&t.path) };
     let b = match s.store.bundle(id).await {
         Ok(b) => b,
         Err(e) => return error_page(t, e.into()),

@@ -14,7 +14,7 @@ use crate::error::ApiError;
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use onewindow_core::flow::{Flow, Holder};
@@ -74,22 +74,12 @@ impl Nav {
     }
 }
 
-/// Percent-encodes a local path for `next=` (slashes kept).
-fn encode_path(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 /// Staff with one of `roles` (any staff when empty); nobody signed in goes to the login page and back,
 /// others get a 403 page.
 #[allow(clippy::result_large_err)] // the error is the page to answer with
 fn staff_only(t: Tr, me: Option<CurrentStaff>, roles: &[Role]) -> Result<(Tr, CurrentStaff), Response> {
     let Some(me) = me else {
-        return Err(Redirect::to(&format!("/login?next={}", encode_path(&t.path))).into_response());
+        return Err(super::to_login(&t.path));
     };
     if !roles.is_empty() {
         if let Err(e) = me.require(roles) {

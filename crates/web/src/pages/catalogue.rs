@@ -5,7 +5,7 @@ use crate::api::catalogue::{run_search, ItemSummary, SearchParams};
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use onewindow_core::catalogue::{Channel, Item, TripLevel};
 use onewindow_core::place::PlaceCode;
 use onewindow_store::{Coverage, Department, StoredItem, Zone};
@@ -243,7 +243,7 @@ pub async fn lobby_report(
     crate::auth::MaybeStaff(me): crate::auth::MaybeStaff,
     Query(q): Query<crate::api::stats::LobbyQuery>,
 ) -> Response {
-    let Some(me) = me else { return axum::response::Redirect::to("/login?next=/stats/lobby").into_response() };
+    let Some(me) = me else { return super::to_login(&t.path) };
     let scope = crate::api::stats::lobby_scope(&me, &q);
     match scope {
         Ok((place, day)) => match s.store.lobby_report(&place, &day).await {
@@ -296,7 +296,7 @@ pub async fn dashboard(
     t: Tr,
     crate::auth::MaybeStaff(me): crate::auth::MaybeStaff,
 ) -> Response {
-    let Some(me) = me else { return axum::response::Redirect::to("/login?next=/dashboard").into_response() };
+    let Some(me) = me else { return super::to_login(&t.path) };
     if let Err(e) = me.require(&[onewindow_store::Role::Leader, onewindow_store::Role::Admin]) {
         return error_page(t, e);
     }

@@ -112,7 +112,7 @@ async fn list(
     MaybeStaff(me): MaybeStaff,
     Query(q): Query<HashMap<String, String>>,
 ) -> Response {
-    let Some(me) = me else { return Redirect::to("/login?next=/hotline").into_response() };
+    let Some(me) = me else { return super::to_login(&t.path) };
     list_page(&s, t, &me, &q, None).await
 }
 
@@ -122,7 +122,7 @@ async fn create(
     MaybeStaff(me): MaybeStaff,
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
-    let Some(me) = me else { return Redirect::to("/login?next=/hotline").into_response() };
+    let Some(me) = me else { return super::to_login(&t.path) };
     if let Err(e) = me.check_csrf(f.get("csrf").map(String::as_str).unwrap_or_default()) {
         return error_page(t, e);
     }
@@ -193,7 +193,7 @@ async fn view_page(s: &AppState, t: Tr, me: &CurrentStaff, id: i64, error: Optio
 }
 
 async fn view(State(s): State<AppState>, t: Tr, MaybeStaff(me): MaybeStaff, Path(id): Path<i64>) -> Response {
-    let Some(me) = me else { return Redirect::to(&format!("/login?next=/hotline/{id}")).into_response() };
+    let Some(me) = me else { return super::to_login(&t.path) };
     view_page(&s, t, &me, id, None).await
 }
 
@@ -204,7 +204,7 @@ async fn act(
     Path(id): Path<i64>,
     Form(f): Form<HashMap<String, String>>,
 ) -> Response {
-    let Some(me) = me else { return Redirect::to(&format!("/login?next=/hotline/{id}")).into_response() };
+    let Some(me) = me else { return super::to_login(&t.path) };
     if let Err(e) = me.check_csrf(f.get("csrf").map(String::as_str).unwrap_or_default()) {
         return error_page(t, e);
     }
@@ -262,7 +262,7 @@ impl ReportPage {
 }
 
 async fn report(State(s): State<AppState>, t: Tr, MaybeStaff(me): MaybeStaff) -> Response {
-    let Some(me) = me else { return Redirect::to("/login?next=/hotline/report").into_response() };
+    let Some(me) = me else { return super::to_login(&t.path) };
     if !matches!(me.staff().role, Role::Leader | Role::Admin | Role::Consultant) {
         return error_page(t, ApiError::forbidden());
     }

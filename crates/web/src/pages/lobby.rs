@@ -9,7 +9,7 @@ use crate::error::ApiError;
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use onewindow_core::place::PlaceCode;
@@ -89,21 +89,11 @@ async fn hall_name(s: &AppState, t: &Tr, hall: &PlaceCode) -> String {
     }
 }
 
-/// Percent-encodes a local path for `next=` (slashes kept).
-fn encode_path(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 /// Staff with one of `roles`; nobody signed in goes to the login page and back, others get a 403 page.
 #[allow(clippy::result_large_err)] // the error is the page to answer with
 fn staff_only(t: Tr, me: Option<CurrentStaff>, roles: &[Role]) -> Result<(Tr, CurrentStaff), Response> {
     let Some(me) = me else {
-        return Err(Redirect::to(&format!("/login?next={}", encode_path(&t.path))).into_response());
+        return Err(super::to_login(&t.path));
     };
     if let Err(e) = me.require(roles) {
         return Err(error_page(t, e));

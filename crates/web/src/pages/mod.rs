@@ -131,6 +131,22 @@ pub fn error_page(t: Tr, e: crate::error::ApiError) -> Response {
     (status, render(&MessagePage { t, title, message })).into_response()
 }
 
+/// Sends someone who is not signed in to the login page, coming back to `path` (the page they asked
+/// for, query included) afterwards.
+pub fn to_login(path: &str) -> Response {
+    Redirect::to(&format!("/login?next={}", encode_path(path))).into_response()
+}
+
+/// Percent-encodes a local path for a query parameter (slashes kept, so `/admin` stays readable).
+pub fn encode_path(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// A path on this site and nothing else, so a redirect to it is never an open redirect: browsers read
 /// `//host` and `/\host` as another site, so both are refused, as are control characters.
 pub fn is_local_path(p: &str) -> bool {

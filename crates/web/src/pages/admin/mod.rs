@@ -58,22 +58,12 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/audit", get(system::audit))
 }
 
-/// Percent-encodes a local path for a `next=` parameter (slashes kept, so `/admin` stays readable).
-fn encode_path(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 #[allow(clippy::result_large_err)] // the error is the page to answer with
 /// Any signed-in staff member; nobody else is sent to the login page and back.
 fn signed_in(t: Tr, me: Option<CurrentStaff>) -> Result<(Tr, CurrentStaff), Response> {
     match me {
         Some(me) => Ok((t, me)),
-        None => Err(Redirect::to(&format!("/login?next={}", encode_path(&t.path))).into_response()),
+        None => Err(crate::pages::to_login(&t.path)),
     }
 }
 
@@ -117,7 +107,7 @@ impl PageQuery {
 
 /// Where to go after a successful post.
 fn saved(path: &str, ok: &str, subject: &str) -> Response {
-    Redirect::to(&format!("{path}?ok={ok}&subject={}", encode_path(subject))).into_response()
+    Redirect::to(&format!("{path}?ok={ok}&subject={}", crate::pages::encode_path(subject))).into_response()
 }
 
 pub(super) fn status(errors: &FormErrors) -> StatusCode {
