@@ -46,6 +46,9 @@ await withBrowser(
     };
     /** Logs out with the header's button (every case page has it). */
     const logout = async () => {
+      // Let the page's own requests (e.g. the case's data-exchange history) finish first: logging out
+      // while one is in flight answers it 401, which the browser reports as a console error.
+      await page.waitForLoadState('networkidle');
       await Promise.all([page.waitForURL((u) => u.pathname === '/'), page.locator('header').getByRole('button', { name: /退出/ }).click()]);
       const r = await page.request.get(`${base}/api/v1/session`);
       check(r.status() === 401, `logged out (GET /api/v1/session is ${r.status()})`);
