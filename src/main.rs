@@ -323,7 +323,7 @@ async fn main() -> Result<()> {
                 );
             }
             println!("API: http://{addr}/api/v1/openapi.json   health: http://{addr}/healthz   metrics: http://{addr}/metrics");
-            axum::serve(onewindow_web::listener(listener), onewindow_web::router(state))
+            axum::serve(onewindow_web::listener(listener), onewindow_web::service(state))
                 .with_graceful_shutdown(async {
                     let _ = tokio::signal::ctrl_c().await;
                 })

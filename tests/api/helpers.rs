@@ -111,7 +111,7 @@ pub async fn serve(store: Store, dir: PathBuf, url: String) -> TestApp {
     let state = AppState::new(store.clone(), AppOptions::default()).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let app = onewindow_web::router(state);
+    let app = onewindow_web::service(state);
     let server = tokio::spawn(async move {
         axum::serve(onewindow_web::listener(listener), app).await.unwrap();
     });

@@ -18,6 +18,7 @@ mod hotline;
 mod input;
 mod lobby;
 mod places;
+mod portal;
 mod privacy;
 mod sms;
 mod store;

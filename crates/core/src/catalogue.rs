@@ -197,6 +197,9 @@ pub struct Item {
     pub legal_basis: String,
     pub keywords: Vec<String>,
     pub materials: Vec<Material>,
+    /// The online application form (empty: the item is applied for at a window or by a clerk).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<crate::form::FormField>,
 }
 
 impl Item {
@@ -226,6 +229,7 @@ pub struct ItemInput {
     pub legal_basis: Option<serde_json::Value>,
     pub keywords: Option<serde_json::Value>,
     pub materials: Option<serde_json::Value>,
+    pub fields: Option<serde_json::Value>,
 }
 
 /// What an item may refer to: the departments and zones that exist (by code, or by name for
@@ -510,6 +514,7 @@ impl ItemInput {
         let fees = self.fees.as_ref().and_then(text).unwrap_or_default();
         let legal_basis = self.legal_basis.as_ref().and_then(text).unwrap_or_default();
         let keywords = list(&self.keywords);
+        let fields = crate::form::parse_fields(&self.fields).map_err(|e| errs.0.extend(e.0)).unwrap_or_default();
 
         if let (Some(s), Some(p)) = (statutory_days, promised_days) {
             if p > s {
@@ -580,6 +585,7 @@ impl ItemInput {
                 legal_basis,
                 keywords,
                 materials,
+                fields,
             }),
             _ => Err(errs),
         }
@@ -606,6 +612,7 @@ impl From<&Item> for ItemInput {
             legal_basis: Some(json!(i.legal_basis)),
             keywords: Some(json!(i.keywords)),
             materials: Some(serde_json::to_value(&i.materials).unwrap_or_default()),
+            fields: (!i.fields.is_empty()).then(|| serde_json::to_value(&i.fields).unwrap_or_default()),
         }
     }
 }

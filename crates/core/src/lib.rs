@@ -7,6 +7,7 @@ pub mod calendar;
 pub mod catalogue;
 pub mod error;
 pub mod flow;
+pub mod form;
 pub mod ids;
 pub mod lobby;
 pub mod mask;
@@ -14,5 +15,6 @@ pub mod place;
 pub mod search;
 pub mod sheet;
 pub mod staffing;
+pub mod upload;
 
 pub use error::{FieldError, Invalid};

@@ -313,6 +313,7 @@ mod tests {
                 legal_basis: String::new(),
                 keywords: keywords.iter().map(|s| s.to_string()).collect(),
                 materials: vec![],
+                fields: vec![],
             },
             ItemContext {
                 place: "330822".into(),

@@ -47,7 +47,7 @@ impl Format {
 }
 
 /// The columns of a catalogue sheet: field, Chinese header, English header.
-pub const COLUMNS: [(&str, &str, &str); 16] = [
+pub const COLUMNS: [(&str, &str, &str); 17] = [
     ("code", "事项编码", "Code"),
     ("name", "事项名称", "Name"),
     ("department", "实施部门", "Department"),
@@ -64,6 +64,7 @@ pub const COLUMNS: [(&str, &str, &str); 16] = [
     ("legal_basis", "设定依据", "Legal basis"),
     ("keywords", "关键词", "Keywords"),
     ("materials", "申请材料", "Materials"),
+    ("fields", "申报表单", "Form fields"),
 ];
 
 /// One problem of an import, where a person finds it in their file.
@@ -302,7 +303,7 @@ pub fn read(format: Format, bytes: &[u8], refs: &dyn CatalogueRefs) -> Result<Ve
     }
 }
 
-fn cells(item: &Item) -> [String; 16] {
+fn cells(item: &Item) -> [String; 17] {
     let yes = |b: bool| if b { "是" } else { "否" }.to_string();
     [
         item.code.to_string(),
@@ -321,6 +322,8 @@ fn cells(item: &Item) -> [String; 16] {
         item.legal_basis.clone(),
         item.keywords.join("、"),
         item.materials.iter().map(material_text).collect::<Vec<_>>().join("；"),
+        // The online form as JSON (a spreadsheet cell holds it whole).
+        if item.fields.is_empty() { String::new() } else { serde_json::to_string(&item.fields).unwrap_or_default() },
     ]
 }
 

@@ -202,6 +202,12 @@ fn working_day(cal: &onewindow_core::calendar::WorkingCalendar, day: NaiveDate, 
 }
 
 impl Store {
+    /// Whether `day` is a working day (weekdays beyond the published calendar).
+    pub fn is_working_day(&self, day: NaiveDate) -> Result<bool, StoreError> {
+        let cal = self.inner.calendar.read().map_err(|_| StoreError::Corrupt("calendar lock".into()))?;
+        Ok(working_day(&cal, day, &mut false))
+    }
+
     /// `n` working days after `start`. A case must be accepted in December too, before next year's
     /// holidays are published: beyond the loaded years weekdays count, and [`Store::is_provisional`]
     /// tells the date is not yet final.
@@ -462,8 +468,11 @@ impl Store {
         )
         .await?;
         if let Some(phone) = &sealed_phone {
-            let mut text =
-                format!("您申请的“{}”已受理，办件号{}，承诺{}前办结。", item.name, number, due_on.format("%-m月%-d日"));
+            let mut text = if n.channel == "online" {
+                format!("您的网上申请“{}”已提交，办件号{}，预审通过后承诺{}前办结。", item.name, number, due_on.format("%-m月%-d日"))
+            } else {
+                format!("您申请的“{}”已受理，办件号{}，承诺{}前办结。", item.name, number, due_on.format("%-m月%-d日"))
+            };
             if let Some(d) = supplement_due_on {
                 text.push_str(&format!("请于{}前补齐：{}。", d.format("%-m月%-d日"), missing.join("、")));
             }
@@ -668,9 +677,24 @@ impl Store {
         input: &ActionInput,
         today: Option<NaiveDate>,
     ) -> Result<CaseView, StoreError> {
+        let mut tx = self.begin(&by.actor).await?;
+        self.act_on_case_in(&mut tx, id, by, input, today).await?;
+        tx.commit().await?;
+        self.case_for(id, Some(by)).await
+    }
+
+    /// An action inside a caller's transaction (a citizen's correction uploads its files and supplies
+    /// in one commit).
+    pub(crate) async fn act_on_case_in(
+        &self,
+        tx: &mut WriteTx,
+        id: i64,
+        by: &CaseActor,
+        input: &ActionInput,
+        today: Option<NaiveDate>,
+    ) -> Result<(), StoreError> {
         let now = now_ms();
         let today = today.unwrap_or_else(|| local_day(now));
-        let mut tx = self.begin(&by.actor).await?;
         let row: Option<CaseRow> =
             sqlx::query_as(&format!("{CASE_SELECT} WHERE c.id = $1")).bind(id).fetch_optional(tx.conn()).await?;
         let row = row.filter(|r| can_see(by, r)).ok_or_else(|| StoreError::not_found(format!("case {id}")))?;
@@ -919,7 +943,7 @@ impl Store {
             }
         }
         if moved {
-            self.bundle_progress(&mut tx, &row, &to, closed_at.is_some(), by, today).await?;
+            self.bundle_progress(tx, &row, &to, closed_at.is_some(), by, today).await?;
         }
         let trips: i64 =
             sqlx::query_scalar("SELECT trips FROM cases WHERE id = $1").bind(id).fetch_one(tx.conn()).await?;
@@ -973,8 +997,7 @@ impl Store {
                 .await?;
             }
         }
-        tx.commit().await?;
-        self.case_for(id, Some(by)).await
+        Ok(())
     }
 
     /// Records a physical visit by hand. The first needs no reason; every further one does.

@@ -21,6 +21,9 @@ pub enum StoreError {
     /// An import with bad rows, every one of them.
     #[error("{} bad rows", .0.len())]
     Rows(Vec<RowError>),
+    /// A rate limit: try again after `retry_after` seconds.
+    #[error("{field}: too many requests / {en}")]
+    TooMany { field: String, zh: String, en: String, retry_after: i64 },
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
 }

@@ -4,12 +4,15 @@
 //! rows commit together, and events are announced only after the commit.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod applications;
+mod appointments;
 mod audit;
 mod auth;
 mod bundles;
 mod case_report;
 mod cases;
 mod catalogue;
+mod citizens;
 mod db;
 mod error;
 mod exchange;
@@ -19,12 +22,17 @@ mod lobby;
 mod lobby_report;
 mod org;
 mod outbox;
+mod ratings;
 pub mod seed;
 mod stats;
 pub mod vault;
 mod write;
 
+pub use applications::{ApplicationInput, ApplicationView, DeliveryChoice, FileView, NewUpload};
+pub use appointments::{AppointmentView, SlotView};
 pub use audit::AuditReport;
+pub use citizens::{Citizen, CITIZEN_TOKEN_PREFIX, CODE_MAX_FAILURES};
+pub use ratings::{FollowupView, RatingRow, RATING_NAMES};
 pub use auth::{NewStaff, Role, SessionInfo, Staff};
 pub use bundles::{child_data, BundleChildView, BundleView};
 pub use case_report::{MoreTrips, TripReport, TripRow, WorkView};

@@ -417,7 +417,7 @@ impl Store {
     }
 
     /// The wait for someone with `ahead` people before them in a queue: see [`lobby::estimate_wait_minutes`].
-    async fn wait_minutes(&self, queue_id: i64, ahead: usize, s: &LobbySettings) -> Result<i64, StoreError> {
+    pub(crate) async fn wait_minutes(&self, queue_id: i64, ahead: usize, s: &LobbySettings) -> Result<i64, StoreError> {
         let recent: Vec<i64> = sqlx::query_scalar(
             "SELECT p.ended_at - p.started_at FROM ticket_periods p JOIN tickets t ON t.id = p.ticket_id \
              WHERE t.queue_id = $1 AND p.kind = 'serving' AND p.ended_at IS NOT NULL ORDER BY p.ended_at DESC LIMIT $2",
@@ -443,9 +443,25 @@ impl Store {
         n: &NewTicket,
         s: &LobbySettings,
     ) -> Result<TicketView, StoreError> {
+        let mut tx = self.begin(actor).await?;
+        let (id, queue_id, ahead) = self.issue_ticket_in(&mut tx, n, s).await?;
+        tx.commit().await?;
+        let mut t = self.ticket_by_id(id).await?;
+        t.ahead = Some(ahead);
+        t.estimated_wait_minutes = Some(self.wait_minutes(queue_id, ahead, s).await?);
+        Ok(t)
+    }
+
+    /// Issues a ticket inside a caller's transaction (an appointment's check-in marks the booking in
+    /// the same commit); returns (ticket id, queue id, number ahead).
+    pub(crate) async fn issue_ticket_in(
+        &self,
+        tx: &mut WriteTx,
+        n: &NewTicket,
+        s: &LobbySettings,
+    ) -> Result<(i64, i64, usize), StoreError> {
         let now = now_ms();
         let day = lobby::local_day(now).to_string();
-        let mut tx = self.begin(actor).await?;
         let q: Option<(i64, String, i64, i64)> = sqlx::query_as(
             "SELECT id, prefix, start_number, daily_max FROM queues WHERE place_code = $1 AND (code = $2 OR prefix = $2)",
         )
@@ -532,7 +548,7 @@ impl Store {
         )
         .await?;
         if let Some(phone) = &sealed_phone {
-            let hall = hall_name(&mut tx, n.place.as_str()).await?;
+            let hall = hall_name(tx, n.place.as_str()).await?;
             let text = format!(
                 "您已取号{display}，前面还有{ahead}人。叫号时将短信通知您，进度查看：{}/t/{token}【{hall}】",
                 s.public_url.trim_end_matches('/')
@@ -545,11 +561,7 @@ impl Store {
             )
             .await?;
         }
-        tx.commit().await?;
-        let mut t = self.ticket_by_id(id).await?;
-        t.ahead = Some(ahead);
-        t.estimated_wait_minutes = Some(self.wait_minutes(queue_id, ahead, s).await?);
-        Ok(t)
+        Ok((id, queue_id, ahead))
     }
 
     pub async fn ticket_by_id(&self, id: i64) -> Result<TicketView, StoreError> {

@@ -47,6 +47,15 @@ fn counters_for(kind: &str, place: &str, data: &Value) -> Vec<(&'static str, Str
             }
             v
         }
+        // 好差评: count, score total and the dissatisfied, per department.
+        "case.rated" => {
+            let score = data["score"].as_i64().unwrap_or(0);
+            let mut v = vec![("ratings", s("department"), 1), ("ratings_score", s("department"), score)];
+            if score <= 2 {
+                v.push(("ratings_dissatisfied", s("department"), 1));
+            }
+            v
+        }
         _ => Vec::new(),
     }
 }

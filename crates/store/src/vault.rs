@@ -191,12 +191,28 @@ impl crate::db::Store {
             ("cases", "applicant_name"),
             ("cases", "applicant_id_number"),
             ("cases", "applicant_phone"),
+            ("cases", "delivery_choice"),
             ("outbox", "destination"),
             ("hotline_orders", "caller_name"),
             ("hotline_orders", "caller_phone"),
+            ("citizen_sessions", "phone"),
+            ("applications", "phone"),
+            ("applications", "applicant_name"),
+            ("applications", "applicant_id_number"),
+            ("applications", "answers"),
+            ("applications", "delivery"),
+            ("application_files", "file_name"),
+            ("uploads", "content"),
+            ("appointments", "phone"),
         ] {
-            let rows: Vec<(i64, String)> =
-                sqlx::query_as(&format!("SELECT id, {column} FROM {table} WHERE {column} LIKE 'pd1:%'"))
+            // Tables keyed otherwise than by `id` (sessions by token hash, uploads by content address).
+            let key = match table {
+                "citizen_sessions" => "token_hash",
+                "uploads" => "sha256",
+                _ => "id",
+            };
+            let rows: Vec<(String, String)> =
+                sqlx::query_as(&format!("SELECT CAST({key} AS TEXT), {column} FROM {table} WHERE {column} LIKE 'pd1:%'"))
                     .fetch_all(tx.conn())
                     .await?;
             for (id, sealed) in rows {
@@ -206,7 +222,7 @@ impl crate::db::Store {
                 let plain = vault
                     .open(&sealed)
                     .map_err(|e| crate::StoreError::Corrupt(format!("{table}.{column} {id}: {e}")))?;
-                sqlx::query(&format!("UPDATE {table} SET {column} = $1 WHERE id = $2"))
+                sqlx::query(&format!("UPDATE {table} SET {column} = $1 WHERE CAST({key} AS TEXT) = $2"))
                     .bind(vault.seal(&plain))
                     .bind(id)
                     .execute(tx.conn())

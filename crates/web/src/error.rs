@@ -34,6 +34,13 @@ pub enum ApiError {
         en: String,
     },
     PayloadTooLarge,
+    /// 429 with Retry-After.
+    TooMany {
+        field: String,
+        zh: String,
+        en: String,
+        retry_after: i64,
+    },
     Internal(String),
 }
 
@@ -67,6 +74,7 @@ impl ApiError {
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -137,6 +145,13 @@ impl ApiError {
                 field: None,
                 errors: None,
             },
+            ApiError::TooMany { field, zh, en, .. } => Body {
+                code: "too_many_requests",
+                message: zh.clone(),
+                message_en: en.clone(),
+                field: Some(field.clone()),
+                errors: None,
+            },
             ApiError::Internal(_) => Body {
                 code: "internal",
                 message: "服务器内部错误，请稍后重试".into(),
@@ -153,7 +168,14 @@ impl IntoResponse for ApiError {
         if let ApiError::Internal(e) = &self {
             tracing::error!(error = %e, "internal error");
         }
-        (self.status(), axum::Json(self.body())).into_response()
+        let retry = if let ApiError::TooMany { retry_after, .. } = &self { Some(*retry_after) } else { None };
+        let mut r = (self.status(), axum::Json(self.body())).into_response();
+        if let Some(secs) = retry {
+            if let Ok(v) = axum::http::HeaderValue::from_str(&secs.max(1).to_string()) {
+                r.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+            }
+        }
+        r
     }
 }
 
@@ -165,6 +187,7 @@ impl From<StoreError> for ApiError {
             StoreError::Invalid(inv) => ApiError::Invalid(inv),
             StoreError::Rows(rows) => ApiError::Rows(rows),
             StoreError::Forbidden { zh, en } => ApiError::Forbidden { zh, en },
+            StoreError::TooMany { field, zh, en, retry_after } => ApiError::TooMany { field, zh, en, retry_after },
             other => ApiError::Internal(other.to_string()),
         }
     }

@@ -5,12 +5,14 @@
 pub mod api;
 pub mod auth;
 pub mod catalogue;
+pub mod citizen;
 pub mod display;
 pub mod error;
 mod metrics;
 mod openapi;
 pub mod outbox;
 pub mod pages;
+pub mod upload;
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, HeaderValue, StatusCode};
@@ -74,11 +76,17 @@ impl AppState {
 
 /// The listener the application serves on, with Nagle's algorithm off: live streams send small
 /// writes one after another, and with it on each would wait for the client's delayed ACK (≈40 ms).
-pub fn listener(l: tokio::net::TcpListener) -> impl axum::serve::Listener<Addr = std::net::SocketAddr> {
+pub fn listener(l: tokio::net::TcpListener) -> axum::serve::TapIo<tokio::net::TcpListener, fn(&mut tokio::net::TcpStream)> {
     use axum::serve::ListenerExt;
-    l.tap_io(|tcp| {
+    fn no_delay(tcp: &mut tokio::net::TcpStream) {
         let _ = tcp.set_nodelay(true);
-    })
+    }
+    l.tap_io(no_delay as fn(&mut tokio::net::TcpStream))
+}
+
+/// The application as a service that knows each connection's peer address (rate limits use it).
+pub fn service(state: AppState) -> axum::extract::connect_info::IntoMakeServiceWithConnectInfo<Router, std::net::SocketAddr> {
+    router(state).into_make_service_with_connect_info::<std::net::SocketAddr>()
 }
 
 /// The whole application.
@@ -143,8 +151,14 @@ async fn not_found(uri: axum::http::Uri) -> Response {
 /// Answers 413 from the declared Content-Length before reading a byte of the body, so a client pushing a
 /// body that is too large gets the answer at once instead of a connection closed mid-upload.
 async fn refuse_declared_oversize(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let limit =
-        if req.uri().path() == "/api/v1/catalogue/import" { api::IMPORT_BODY_LIMIT } else { api::JSON_BODY_LIMIT };
+    let path = req.uri().path();
+    let limit = if path == "/api/v1/catalogue/import" {
+        api::IMPORT_BODY_LIMIT
+    } else if path.starts_with("/api/v1/citizen/") || path.starts_with("/my/") {
+        upload::UPLOAD_BODY_LIMIT
+    } else {
+        api::JSON_BODY_LIMIT
+    };
     let declared =
         req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
     if declared.is_some_and(|n| n > limit) {

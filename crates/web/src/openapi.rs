@@ -1,6 +1,6 @@
 //! The OpenAPI document, generated from the handlers' annotations.
 
-use crate::api::{bundles, cases, catalogue, exchange, lobby, org, session, stats};
+use crate::api::{bundles, cases, catalogue, exchange, lobby, org, portal, ratings, session, stats};
 use crate::display;
 use axum::response::{IntoResponse, Response};
 use utoipa::OpenApi;
@@ -27,6 +27,11 @@ use utoipa::OpenApi;
         lobby::issue, lobby::status, lobby::late, lobby::queues, lobby::window, lobby::call_next, lobby::recall,
         lobby::start, lobby::finish, lobby::no_show, lobby::hold, lobby::resume, lobby::call, lobby::transfer,
         lobby::pause, lobby::unpause, lobby::set_queues, lobby::close_hall, lobby::set_numbering, display::snapshot, display::events,
+        portal::request_code, portal::sign_in, portal::current, portal::sign_out, portal::cases, portal::case, portal::act,
+        portal::correction, portal::choose_delivery, portal::rate, portal::applications, portal::create_application,
+        portal::application, portal::update_application, portal::discard_application, portal::remove_file, portal::download_file,
+        portal::data_use, portal::slots, portal::appointments, portal::book, portal::cancel_booking, portal::check_in,
+        ratings::followups, ratings::close_followup, ratings::report, ratings::case_file,
     ),
     tags((name = "catalogue", description = "事项清单 service items"), (name = "session", description = "staff sign-in"),
          (name = "organisation", description = "places, zones, departments, windows, staff"), (name = "stats", description = "reports"), (name = "lobby", description = "叫号 lobby queue"), (name = "cases", description = "办件 cases"), (name = "exchange", description = "大数据交换 data exchange"), (name = "bundles", description = "一件事 bundles"))

@@ -140,6 +140,15 @@
     };
 
     for (const tile of root.querySelectorAll(".queue-tile")) tile.addEventListener("click", () => choose(tile));
+    // Appointment check-in: the same phone step; the booking says which queue.
+    const checkin = $("appointment-checkin");
+    checkin.addEventListener("click", () => {
+      chosen = { checkin: true, name: checkin.dataset.name };
+      $("chosen-queue").textContent = checkin.dataset.name;
+      $("chosen-item").textContent = "";
+      setError("");
+      go("phone");
+    });
 
     // Item search: the hit's zone decides the queue; items of zones without their own queue go to 综合受理.
     const search = $("item-search");
@@ -207,12 +216,13 @@
       }
       take.disabled = true;
       setError("");
-      const body = { queue: chosen.queue, phone: number, place: hall };
+      const body = chosen.checkin ? { phone: number, place: hall } : { queue: chosen.queue, phone: number, place: hall };
       if (chosen.item) body.item = chosen.item;
-      const r = await api("POST", "/api/v1/tickets", { body, csrf });
+      const url = chosen.checkin ? "/api/v1/appointments/check-in" : "/api/v1/tickets";
+      const r = await api("POST", url, { body, csrf });
       take.disabled = false;
       if (r.status === 201 && r.body) {
-        fillTicket(r.body, { queueName: chosen.name, publicUrl });
+        fillTicket(r.body, { queueName: chosen.checkin ? r.body.queue_name : chosen.name, publicUrl });
         phone.value = "";
         go("ticket");
         refreshCounts();

@@ -40,7 +40,7 @@ pub struct TicketIssued {
     pub issued_at: i64,
 }
 
-fn hall_of(state: &AppState, place: Option<&str>) -> ApiResult<PlaceCode> {
+pub(crate) fn hall_of(state: &AppState, place: Option<&str>) -> ApiResult<PlaceCode> {
     match place.map(str::trim).filter(|p| !p.is_empty()) {
         Some(p) => Ok(PlaceCode::parse(p)?),
         None => Ok(state.default_place.clone()),
@@ -105,17 +105,22 @@ pub async fn issue(
             &s.lobby,
         )
         .await?;
-    let body = TicketIssued {
-        id: t.id,
-        number: t.number.clone(),
-        ahead: t.ahead.unwrap_or(0),
-        estimated_wait_minutes: t.estimated_wait_minutes.unwrap_or(0),
-        status_url: format!("/t/{}", t.token),
-        token: t.token,
-        queue_name: t.queue_name,
-        issued_at: t.issued_at,
-    };
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+    Ok((StatusCode::CREATED, Json(TicketIssued::from(t))).into_response())
+}
+
+impl From<TicketView> for TicketIssued {
+    fn from(t: TicketView) -> Self {
+        TicketIssued {
+            id: t.id,
+            number: t.number.clone(),
+            ahead: t.ahead.unwrap_or(0),
+            estimated_wait_minutes: t.estimated_wait_minutes.unwrap_or(0),
+            status_url: format!("/t/{}", t.token),
+            token: t.token,
+            queue_name: t.queue_name,
+            issued_at: t.issued_at,
+        }
+    }
 }
 
 /// A ticket's status by its unguessable token (the link in the SMS).

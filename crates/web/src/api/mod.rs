@@ -8,11 +8,13 @@ pub mod exchange;
 pub mod hotline;
 pub mod lobby;
 pub mod org;
+pub mod portal;
+pub mod ratings;
 pub mod session;
 pub mod stats;
 
 use crate::AppState;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use axum::Router;
 
 /// Most JSON bodies are small; catalogue imports get their own, larger limit.
@@ -97,4 +99,38 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/halls/{hall}/close", post(lobby::close_hall))
         .route("/api/v1/display/{hall}", get(crate::display::snapshot))
         .route("/api/v1/display/{hall}/events", get(crate::display::events))
+        .merge(portal_routes())
+}
+
+/// The citizen's portal and its staff side. Routes that take files get the upload body limit.
+fn portal_routes() -> Router<AppState> {
+    use axum::extract::DefaultBodyLimit;
+    let uploads = DefaultBodyLimit::max(crate::upload::UPLOAD_BODY_LIMIT);
+    Router::new()
+        .route("/api/v1/citizen/code", post(portal::request_code))
+        .route("/api/v1/citizen/session", post(portal::sign_in).get(portal::current).delete(portal::sign_out))
+        .route("/api/v1/citizen/cases", get(portal::cases))
+        .route("/api/v1/citizen/cases/{number}", get(portal::case))
+        .route("/api/v1/citizen/cases/{number}/actions", post(portal::act))
+        .route("/api/v1/citizen/cases/{number}/correction", post(portal::correction).layer(uploads))
+        .route("/api/v1/citizen/cases/{number}/delivery", put(portal::choose_delivery))
+        .route("/api/v1/citizen/cases/{number}/rating", post(portal::rate))
+        .route(
+            "/api/v1/citizen/applications",
+            get(portal::applications).post(portal::create_application).layer(uploads),
+        )
+        .route(
+            "/api/v1/citizen/applications/{id}",
+            get(portal::application).put(portal::update_application).delete(portal::discard_application).layer(uploads),
+        )
+        .route("/api/v1/citizen/applications/{id}/files/{file}", get(portal::download_file).delete(portal::remove_file))
+        .route("/api/v1/citizen/data-use", get(portal::data_use))
+        .route("/api/v1/citizen/appointments", get(portal::appointments).post(portal::book))
+        .route("/api/v1/citizen/appointments/{id}", delete(portal::cancel_booking))
+        .route("/api/v1/appointments/slots", get(portal::slots))
+        .route("/api/v1/appointments/check-in", post(portal::check_in))
+        .route("/api/v1/followups", get(ratings::followups))
+        .route("/api/v1/followups/{id}/close", post(ratings::close_followup))
+        .route("/api/v1/stats/ratings", get(ratings::report))
+        .route("/api/v1/cases/{id}/files/{file}", get(ratings::case_file))
 }

@@ -48,7 +48,7 @@ pub struct Nav {
 }
 
 impl Nav {
-    fn of(me: &CurrentStaff, current: &'static str) -> Nav {
+    pub(crate) fn of(me: &CurrentStaff, current: &'static str) -> Nav {
         Nav { role: me.staff().role.code().to_string(), current }
     }
     fn public() -> Nav {
@@ -69,6 +69,10 @@ impl Nav {
     pub fn leader(&self) -> bool {
         matches!(self.role.as_str(), "leader" | "admin")
     }
+    /// Follow-ups of dissatisfied ratings: approvers (their department's) and leaders.
+    pub fn followups(&self) -> bool {
+        matches!(self.role.as_str(), "approver" | "leader" | "admin")
+    }
     pub fn is(&self, link: &str) -> bool {
         self.current == link
     }
@@ -77,7 +81,7 @@ impl Nav {
 /// Staff with one of `roles` (any staff when empty); nobody signed in goes to the login page and back,
 /// others get a 403 page.
 #[allow(clippy::result_large_err)] // the error is the page to answer with
-fn staff_only(t: Tr, me: Option<CurrentStaff>, roles: &[Role]) -> Result<(Tr, CurrentStaff), Response> {
+pub(crate) fn staff_only(t: Tr, me: Option<CurrentStaff>, roles: &[Role]) -> Result<(Tr, CurrentStaff), Response> {
     let Some(me) = me else {
         return Err(super::to_login(&t.path));
     };
@@ -239,6 +243,33 @@ pub struct CaseVm {
     pub departments: Vec<(String, String)>,
     /// Who claimed the case, by display name.
     pub assignee_name: String,
+    /// Files of the online application, and the delivery the citizen chose (online cases).
+    pub files: Vec<onewindow_store::FileView>,
+    pub choice: Option<onewindow_store::DeliveryChoice>,
+}
+
+impl CaseVm {
+    /// The citizen's chosen delivery in words (staff pages), or empty.
+    pub fn choice_text(&self, en: &bool) -> String {
+        match &self.choice {
+            None => String::new(),
+            Some(c) => match (c.method.as_str(), *en) {
+                ("express", false) => format!("免费快递：{} {}", c.recipient, c.address),
+                ("express", true) => format!("Free express: {} {}", c.recipient, c.address),
+                ("pickup", false) => "窗口领取".into(),
+                ("pickup", true) => "Collect at the window".into(),
+                (_, false) => "电子送达".into(),
+                (_, true) => "Electronic".into(),
+            },
+        }
+    }
+    /// The express address the citizen gave, for the shipping form.
+    pub fn express_address(&self) -> String {
+        match &self.choice {
+            Some(c) if c.method == "express" => format!("{}（{}）", c.address, c.recipient),
+            _ => String::new(),
+        }
+    }
 }
 
 impl CaseVm {
@@ -276,7 +307,7 @@ async fn staff_names(s: &AppState, county: &PlaceCode) -> HashMap<String, String
 
 /// Builds the page model of a case. `names` maps usernames to display names (empty for the public page,
 /// which shows no names at all).
-async fn case_vm(
+pub(crate) async fn case_vm(
     s: &AppState,
     t: &Tr,
     v: CaseView,
@@ -418,7 +449,14 @@ async fn case_vm(
         (Some(a), Some(n)) => n.get(a).cloned().unwrap_or_else(|| a.clone()),
         _ => String::new(),
     };
+    let (files, choice) = if v.channel == "online" {
+        (s.store.case_files(v.id).await?, s.store.delivery_choice(v.id).await?)
+    } else {
+        (Vec::new(), None)
+    };
     Ok(CaseVm {
+        files,
+        choice,
         assignee_name,
         state: state_label(t, &flow, &v.state),
         channel: channel_label(t, &v.channel),

@@ -176,6 +176,9 @@ impl ItemPage {
     fn zero_trip(&self) -> bool {
         self.i.trip_level == TripLevel::Zero
     }
+    fn online(&self) -> bool {
+        self.i.has_channel(onewindow_core::catalogue::Channel::Online) || self.i.has_channel(onewindow_core::catalogue::Channel::Mobile)
+    }
 }
 
 pub async fn item(State(s): State<AppState>, t: Tr, Path(code): Path<String>) -> Response {

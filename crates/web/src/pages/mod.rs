@@ -6,9 +6,12 @@ mod bundles;
 mod cases;
 mod catalogue;
 mod exchange;
+mod followups;
 mod hotline;
 mod lobby;
 mod login;
+mod portal;
+mod portal_case;
 
 use crate::auth::{cookie_value, MaybeStaff};
 use crate::AppState;
@@ -39,6 +42,8 @@ pub fn routes() -> Router<AppState> {
         .merge(cases::routes())
         .merge(exchange::routes())
         .merge(hotline::routes())
+        .merge(portal::routes())
+        .merge(followups::routes())
 }
 
 /// What every page needs: the language, who is signed in, the CSRF token for forms, the current path.
@@ -181,6 +186,7 @@ async fn asset(axum::extract::Path(file): axum::extract::Path<String>) -> Respon
         "lobby.js" => ("text/javascript; charset=utf-8", include_str!("../../static/lobby.js")),
         "cases.css" => ("text/css; charset=utf-8", include_str!("../../static/cases.css")),
         "cases.js" => ("text/javascript; charset=utf-8", include_str!("../../static/cases.js")),
+        "my.css" => ("text/css; charset=utf-8", include_str!("../../static/my.css")),
         _ => return not_found_page(&format!("/static/{file}")),
     };
     ([(header::CONTENT_TYPE, ct), (header::CACHE_CONTROL, "public, max-age=300")], body).into_response()

@@ -77,6 +77,8 @@ pub struct ItemForm {
     legal_basis: String,
     keywords: String,
     materials: String,
+    /// The online form declaration, as JSON (empty: none).
+    fields: String,
 }
 
 impl ItemForm {
@@ -98,6 +100,11 @@ impl ItemForm {
             legal_basis: i.legal_basis.clone(),
             keywords: i.keywords.join("，"),
             materials: i.materials.iter().map(material_text).collect::<Vec<_>>().join("\n"),
+            fields: if i.fields.is_empty() {
+                String::new()
+            } else {
+                serde_json::to_string_pretty(&i.fields).unwrap_or_default()
+            },
         }
     }
 
@@ -124,6 +131,7 @@ impl ItemForm {
                 "legal_basis" => f.legal_basis = v,
                 "keywords" => f.keywords = v,
                 "materials" => f.materials = v,
+                "fields" => f.fields = v,
                 _ => {}
             }
         }
@@ -148,6 +156,11 @@ impl ItemForm {
             legal_basis: Some(json!(self.legal_basis)),
             keywords: Some(json!(self.keywords)),
             materials: Some(json!(self.materials)),
+            // Not JSON: passed as text, so the check names the field instead of dropping it.
+            fields: match self.fields.trim() {
+                "" => None,
+                t => Some(serde_json::from_str(t).unwrap_or_else(|_| json!(t))),
+            },
         }
     }
 }
