@@ -474,11 +474,12 @@ async fn appointments_capacity_and_check_in(db: Db) {
     let nobody = PhoneNumber::parse("13905729999").unwrap();
     assert!(matches!(
         app.store.check_in_appointment_at(&place, &nobody, &lobby, at("09:05")).await,
-        Err(onewindow_store::StoreError::NotFound { .. })
+        Err(onewindow_store::StoreError::Invalid(_))
     ));
-    // Over HTTP, a number without a booking today is a clear 404.
+    // Over HTTP, a number without a booking today is a clear 422 naming the phone.
     let r = app.client.post(app.url("/api/v1/appointments/check-in")).json(&json!({"phone": "13905729999"})).send().await.unwrap();
-    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(r.json::<Value>().await.unwrap()["field"], "phone");
 }
 
 backend_tests!(

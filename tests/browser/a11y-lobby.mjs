@@ -52,8 +52,16 @@ await withBrowser(
     await expectText(page.getByRole('heading', { level: 1 }), '请选择要办理的业务', 'kiosk step 1');
     await axe(page, { label: 'kiosk: choose a queue /kiosk' });
     await expectTouchTargets(page, 'kiosk step 1');
-    check(await page.getByRole('button', { name: /已预约/ }).isDisabled(), 'appointment check-in is shown but not offered yet (disabled, with a note)');
-    await expectText(page.locator('#appointment-note'), '即将开通', 'the note says it is coming');
+    // Appointment check-in: the phone step; a number without a booking today gets the server's reason.
+    await page.getByRole('button', { name: /已预约/ }).click();
+    await expectText(page.locator('#chosen-queue'), '预约签到', 'check-in asks for the phone number');
+    await page.getByRole('textbox', { name: '手机号码' }).fill('13800138999');
+    await allowConsoleErrors(/status of 422/, async () => {
+      await page.getByRole('button', { name: '取号', exact: true }).click();
+      await expectText(page.locator('#phone-error'), '今天没有该手机号的预约', 'no booking today: said plainly');
+    });
+    await axe(page, { label: 'kiosk: check-in without a booking' });
+    await page.getByRole('button', { name: '返回重选' }).click();
 
     // English and back.
     await Promise.all([page.waitForURL((u) => u.pathname === '/kiosk'), page.getByRole('link', { name: 'English' }).click()]);

@@ -275,7 +275,11 @@ impl Store {
         .fetch_all(tx.conn())
         .await?;
         let Some((id, queue, slot, item)) = rows.into_iter().next() else {
-            return Err(StoreError::not_found("今天没有该手机号的预约 / no booking today for this number".to_string()));
+            return Err(invalid(
+                "phone",
+                "今天没有该手机号的预约，请直接按业务取号",
+                "there is no booking today for this number; take a number by service",
+            ));
         };
         let start = slot_time(&slot).map(|t| local.date().and_time(t)).unwrap_or(local);
         if local < start - Duration::minutes(EARLY_MIN) {

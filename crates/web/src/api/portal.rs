@@ -327,7 +327,7 @@ pub struct CheckInRequest {
 
 /// The kiosk's appointment check-in: today's booking of this number becomes a priority ticket.
 #[utoipa::path(post, path = "/api/v1/appointments/check-in", tag = "lobby", request_body = CheckInRequest,
-    responses((status = 201, body = TicketIssued), (status = 404, description = "no booking today"), (status = 409, description = "too early or too late"), (status = 422)))]
+    responses((status = 201, body = TicketIssued), (status = 422, description = "no booking today"), (status = 409, description = "too early or too late"), (status = 422)))]
 pub async fn check_in(State(s): State<AppState>, Json(r): Json<CheckInRequest>) -> ApiResult<Response> {
     let place = hall_of(&s, r.place.as_deref())?;
     let phone = PhoneNumber::parse(&r.phone)?;
