@@ -39,6 +39,37 @@ async fn citizen_data_everywhere(app: &TestApp) -> i64 {
     let c: Value = r.json().await.unwrap();
     assert_eq!((c["applicant_name"].as_str(), c["applicant_phone"].as_str()), (Some("欧***"), Some("139****5678")));
     assert_eq!(c["applicant_id_number"], "110***********002X");
+    // The same citizen on the portal: signed in by SMS, an online application with a file, the name as
+    // the express recipient, and an appointment.
+    let token = crate::portal::citizen(app, PHONE).await;
+    let form = reqwest::multipart::Form::new()
+        .text("item", "RLSBJ-002")
+        .text("applicant_name", NAME)
+        .text("applicant_id_number", ID_NUMBER)
+        .text("answers.insurance", "养老和医疗保险")
+        .text("answers.grade", "100%")
+        .text("answers.address", "常山县天马街道人民路1号")
+        .text("answers.start", "2026-12")
+        .text("delivery.method", "express")
+        .text("delivery.recipient", NAME)
+        .text("delivery.address", "常山县天马街道人民路1号")
+        .part("file.0", reqwest::multipart::Part::bytes(crate::portal::PNG.to_vec()).file_name(format!("{NAME}.png")))
+        .part("file.1", reqwest::multipart::Part::bytes(crate::portal::PDF.to_vec()).file_name("form.pdf"))
+        .text("submit", "1");
+    let r = app.client.post(app.url("/api/v1/citizen/applications")).bearer_auth(&token).multipart(form).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let place = onewindow_core::place::PlaceCode::parse("330822").unwrap();
+    let queue = app.store.queues(&place).await.unwrap()[0].code.clone();
+    let day = app.store.appointment_days(onewindow_store::now_ms()).unwrap().last().unwrap().to_string();
+    let r = app
+        .client
+        .post(app.url("/api/v1/citizen/appointments"))
+        .bearer_auth(&token)
+        .json(&json!({"queue": queue, "day": day, "slot": "16:30"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
     // The SMS worker has sent the messages (the log gateway) before we look at the bytes.
     for _ in 0..100 {
         if app.store.outbox_counts().await.unwrap().pending == 0 {
@@ -169,7 +200,7 @@ async fn keys_rotate(db: Db) {
     assert_eq!(ring2.rotate(), 2);
     let rotated = open(ring2.clone()).await.unwrap();
     let n = rotated.reseal_personal_data().await.unwrap();
-    assert!(n >= 4, "ticket phone, case name/id/phone, SMS destinations: {n}");
+    assert!(n >= 16, "ticket phone, case name/id/phone, SMS destinations, portal session, application, file, upload, appointment: {n}");
     assert_eq!(rotated.reseal_personal_data().await.unwrap(), 0, "nothing left under the old key");
     rotated.close().await;
 
