@@ -11,9 +11,9 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 pub const PNG: &[u8] = &[
-    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 0x0D, 0x49, 0x48, 0x44, 0x52, 0, 0, 0, 1, 0, 0, 0, 1, 8, 6, 0, 0,
-    0, 0x1F, 0x15, 0xC4, 0x89, 0, 0, 0, 0x0D, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0, 1, 0, 0, 5, 0, 1, 0x0D, 0x0A, 0x2D,
-    0xB4, 0, 0, 0, 0, 0x49, 0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
+    0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 0x0D, 0x49, 0x48, 0x44, 0x52, 0, 0, 0, 1, 0, 0, 0, 1, 8,
+    6, 0, 0, 0, 0x1F, 0x15, 0xC4, 0x89, 0, 0, 0, 0x0D, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0, 1, 0, 0, 5, 0, 1,
+    0x0D, 0x0A, 0x2D, 0xB4, 0, 0, 0, 0, 0x49, 0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
 ];
 pub const PDF: &[u8] = b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog >>\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n";
 
@@ -34,7 +34,12 @@ async fn request_code(app: &TestApp, phone: &str) -> reqwest::Response {
 }
 
 async fn try_sign_in(app: &TestApp, phone: &str, code: &str) -> reqwest::Response {
-    app.client.post(app.url("/api/v1/citizen/session")).json(&json!({"phone": phone, "code": code})).send().await.unwrap()
+    app.client
+        .post(app.url("/api/v1/citizen/session"))
+        .json(&json!({"phone": phone, "code": code}))
+        .send()
+        .await
+        .unwrap()
 }
 
 /// Signs a citizen in through the API; returns the bearer token.
@@ -66,7 +71,14 @@ fn application(submit: bool) -> Form {
 
 async fn staff_act(app: &TestApp, user: &str, id: i64, body: Value) -> Value {
     let token = app.login(user).await;
-    let r = app.client.post(app.url(&format!("/api/v1/cases/{id}/actions"))).bearer_auth(&token).json(&body).send().await.unwrap();
+    let r = app
+        .client
+        .post(app.url(&format!("/api/v1/cases/{id}/actions")))
+        .bearer_auth(&token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     let status = r.status();
     let v: Value = r.json().await.unwrap();
     assert_eq!(status, StatusCode::OK, "{user} {body}: {v}");
@@ -121,11 +133,20 @@ async fn code_login_locks_out(db: Db) {
     assert_eq!(me.json::<Value>().await.unwrap()["phone"], "139****0002");
     // Citizen and staff tokens do not stand in for each other.
     let staff = app.login("acceptor").await;
-    assert_eq!(app.client.get(app.url("/api/v1/citizen/cases")).bearer_auth(&staff).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(app.client.get(app.url("/api/v1/worklist")).bearer_auth(&token).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.client.get(app.url("/api/v1/citizen/cases")).bearer_auth(&staff).send().await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.client.get(app.url("/api/v1/worklist")).bearer_auth(&token).send().await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
     // Signing out ends the session.
     app.client.delete(app.url("/api/v1/citizen/session")).bearer_auth(&token).send().await.unwrap();
-    assert_eq!(app.client.get(app.url("/api/v1/citizen/cases")).bearer_auth(&token).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.client.get(app.url("/api/v1/citizen/cases")).bearer_auth(&token).send().await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
     // No code, no session: nothing to try against.
     assert_eq!(try_sign_in(&app, "13905700003", "123456").await.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(request_code(&app, "1390570000x").await.status(), StatusCode::UNPROCESSABLE_ENTITY);
@@ -148,7 +169,14 @@ async fn codes_are_rate_limited_per_address(db: Db) {
 async fn online_application_end_to_end(db: Db) {
     let app = spawn_app(db).await;
     let token = citizen(&app, "13905700010").await;
-    let r = app.client.post(app.url("/api/v1/citizen/applications")).bearer_auth(&token).multipart(application(true)).send().await.unwrap();
+    let r = app
+        .client
+        .post(app.url("/api/v1/citizen/applications"))
+        .bearer_auth(&token)
+        .multipart(application(true))
+        .send()
+        .await
+        .unwrap();
     let status = r.status();
     let v: Value = r.json().await.unwrap();
     assert_eq!(status, StatusCode::CREATED, "{v}");
@@ -163,7 +191,16 @@ async fn online_application_end_to_end(db: Db) {
 
     // Staff see the files (bytes as uploaded) and the chosen address.
     let acceptor = app.login("acceptor").await;
-    let c: Value = app.client.get(app.url(&format!("/api/v1/cases/{id}"))).bearer_auth(&acceptor).send().await.unwrap().json().await.unwrap();
+    let c: Value = app
+        .client
+        .get(app.url(&format!("/api/v1/cases/{id}")))
+        .bearer_auth(&acceptor)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!((c["channel"].as_str(), c["state"].as_str()), (Some("online"), Some("submitted")));
     let files: Value = app
         .client
@@ -177,7 +214,13 @@ async fn online_application_end_to_end(db: Db) {
         .unwrap();
     assert_eq!(files["delivery_choice"]["method"], "express");
     let file_id = files["files"][0]["id"].as_i64().unwrap();
-    let f = app.client.get(app.url(&format!("/api/v1/cases/{id}/files/{file_id}"))).bearer_auth(&acceptor).send().await.unwrap();
+    let f = app
+        .client
+        .get(app.url(&format!("/api/v1/cases/{id}/files/{file_id}")))
+        .bearer_auth(&acceptor)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(f.status(), StatusCode::OK);
     assert_eq!(f.headers()["content-type"], "image/png");
     assert_eq!(f.bytes().await.unwrap().as_ref(), PNG);
@@ -217,7 +260,16 @@ async fn online_application_end_to_end(db: Db) {
     assert_eq!(rate(5).await.unwrap().status(), StatusCode::NO_CONTENT);
     assert_eq!(rate(4).await.unwrap().status(), StatusCode::CONFLICT, "rated once");
     let leader = app.login("leader").await;
-    let report: Value = app.client.get(app.url("/api/v1/stats/ratings")).bearer_auth(&leader).send().await.unwrap().json().await.unwrap();
+    let report: Value = app
+        .client
+        .get(app.url("/api/v1/stats/ratings"))
+        .bearer_auth(&leader)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(report[0]["department"], "rlsbj");
     assert_eq!(report[0]["by_score"], json!([0, 0, 0, 0, 1]));
     assert_eq!(count(&app, "SELECT COUNT(*) FROM followups").await, 0, "a good rating opens no follow-up");
@@ -245,7 +297,14 @@ async fn bad_uploads_store_nothing(db: Db) {
             .text("applicant_name", "毛志坚")
             .part("file.1", Part::bytes(PDF.to_vec()).file_name("ok.pdf"))
             .part("file.0", Part::bytes(bytes).file_name(name.to_string()));
-        let r = app.client.post(app.url("/api/v1/citizen/applications")).bearer_auth(&token).multipart(form).send().await.unwrap();
+        let r = app
+            .client
+            .post(app.url("/api/v1/citizen/applications"))
+            .bearer_auth(&token)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{name}");
         let v: Value = r.json().await.unwrap();
         assert_eq!(v["field"], "files.居民身份证", "{name}: {v}");
@@ -274,7 +333,14 @@ async fn bad_uploads_store_nothing(db: Db) {
         .text("answers.start", "2026-13")
         .text("delivery.method", "electronic")
         .text("submit", "1");
-    let r = app.client.post(app.url("/api/v1/citizen/applications")).bearer_auth(&token).multipart(form).send().await.unwrap();
+    let r = app
+        .client
+        .post(app.url("/api/v1/citizen/applications"))
+        .bearer_auth(&token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let v: Value = r.json().await.unwrap();
     let fields: Vec<&str> = v["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap()).collect();
@@ -282,10 +348,24 @@ async fn bad_uploads_store_nothing(db: Db) {
     assert_eq!(count(&app, "SELECT COUNT(*) FROM applications").await, 0);
     // Not an online item at all.
     let form = Form::new().text("item", "GAJ-001").text("applicant_name", "毛志坚");
-    let r = app.client.post(app.url("/api/v1/citizen/applications")).bearer_auth(&token).multipart(form).send().await.unwrap();
+    let r = app
+        .client
+        .post(app.url("/api/v1/citizen/applications"))
+        .bearer_auth(&token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     // Not multipart: a JSON 400, not a bare text error.
-    let r = app.client.post(app.url("/api/v1/citizen/applications")).bearer_auth(&token).json(&json!({})).send().await.unwrap();
+    let r = app
+        .client
+        .post(app.url("/api/v1/citizen/applications"))
+        .bearer_auth(&token)
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     assert_eq!(r.json::<Value>().await.unwrap()["code"], "bad_request");
 }
@@ -326,9 +406,27 @@ async fn a_citizen_sees_only_their_own(db: Db) {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    let list: Value = app.client.get(app.url("/api/v1/citizen/cases")).bearer_auth(&other).send().await.unwrap().json().await.unwrap();
+    let list: Value = app
+        .client
+        .get(app.url("/api/v1/citizen/cases"))
+        .bearer_auth(&other)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(list, json!([]));
-    let mine: Value = app.client.get(app.url("/api/v1/citizen/cases")).bearer_auth(&owner).send().await.unwrap().json().await.unwrap();
+    let mine: Value = app
+        .client
+        .get(app.url("/api/v1/citizen/cases"))
+        .bearer_auth(&owner)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(mine.as_array().unwrap().len(), 1);
     // The owner may withdraw before pre-acceptance.
     let r = app
@@ -346,8 +444,18 @@ async fn a_citizen_sees_only_their_own(db: Db) {
 async fn draft_then_correction(db: Db) {
     let app = spawn_app(db).await;
     let token = citizen(&app, "13905700040").await;
-    let draft = Form::new().text("item", "RLSBJ-002").text("applicant_name", "毛志坚").part("file.0", Part::bytes(PNG.to_vec()).file_name("id.png"));
-    let r = app.client.post(app.url("/api/v1/citizen/applications")).bearer_auth(&token).multipart(draft).send().await.unwrap();
+    let draft = Form::new()
+        .text("item", "RLSBJ-002")
+        .text("applicant_name", "毛志坚")
+        .part("file.0", Part::bytes(PNG.to_vec()).file_name("id.png"));
+    let r = app
+        .client
+        .post(app.url("/api/v1/citizen/applications"))
+        .bearer_auth(&token)
+        .multipart(draft)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
     let d: Value = r.json().await.unwrap();
     assert_eq!((d["state"].as_str(), d["case_id"].as_i64()), (Some("draft"), None));
@@ -363,7 +471,14 @@ async fn draft_then_correction(db: Db) {
         .text("delivery.method", "electronic")
         .part("file.1", Part::bytes(PDF.to_vec()).file_name("form.pdf"))
         .text("submit", "1");
-    let r = app.client.put(app.url(&format!("/api/v1/citizen/applications/{id}"))).bearer_auth(&token).multipart(rest).send().await.unwrap();
+    let r = app
+        .client
+        .put(app.url(&format!("/api/v1/citizen/applications/{id}")))
+        .bearer_auth(&token)
+        .multipart(rest)
+        .send()
+        .await
+        .unwrap();
     let status = r.status();
     let v: Value = r.json().await.unwrap();
     assert_eq!(status, StatusCode::OK, "{v}");
@@ -371,7 +486,14 @@ async fn draft_then_correction(db: Db) {
     let (number, case_id) = (v["case_number"].as_str().unwrap().to_string(), v["case_id"].as_i64().unwrap());
     // Submitted applications do not change.
     let again = Form::new().text("applicant_name", "x");
-    let r = app.client.put(app.url(&format!("/api/v1/citizen/applications/{id}"))).bearer_auth(&token).multipart(again).send().await.unwrap();
+    let r = app
+        .client
+        .put(app.url(&format!("/api/v1/citizen/applications/{id}")))
+        .bearer_auth(&token)
+        .multipart(again)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::CONFLICT);
 
     staff_act(&app, "acceptor", case_id, json!({"action": "pre_accept"})).await;
@@ -389,23 +511,50 @@ async fn draft_then_correction(db: Db) {
     let c: Value = r.json().await.unwrap();
     assert_eq!(status, StatusCode::OK, "{c}");
     assert_eq!(c["state"], "review");
-    let view: Value = app.client.get(app.url(&format!("/api/v1/citizen/cases/{number}"))).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
-    let purposes: Vec<&str> = view["files"].as_array().unwrap().iter().map(|f| f["purpose"].as_str().unwrap()).collect();
+    let view: Value = app
+        .client
+        .get(app.url(&format!("/api/v1/citizen/cases/{number}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let purposes: Vec<&str> =
+        view["files"].as_array().unwrap().iter().map(|f| f["purpose"].as_str().unwrap()).collect();
     assert_eq!(purposes, ["application", "application", "correction"]);
     // The same bytes are stored once (content-addressed).
     assert_eq!(count(&app, "SELECT COUNT(*) FROM uploads").await, 2);
     // Electronic result, then a dissatisfied rating opens a follow-up for the department.
     staff_act(&app, "approver2", case_id, json!({"action": "approve"})).await;
-    let r = app.client.post(app.url(&format!("/api/v1/citizen/cases/{number}/actions"))).bearer_auth(&token).json(&json!({"action": "download"})).send().await.unwrap();
+    let r = app
+        .client
+        .post(app.url(&format!("/api/v1/citizen/cases/{number}/actions")))
+        .bearer_auth(&token)
+        .json(&json!({"action": "download"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.json::<Value>().await.unwrap()["state"], "closed");
-    let rate = |body: Value| app.client.post(app.url(&format!("/api/v1/citizen/cases/{number}/rating"))).bearer_auth(&token).json(&body).send();
+    let rate = |body: Value| {
+        app.client
+            .post(app.url(&format!("/api/v1/citizen/cases/{number}/rating")))
+            .bearer_auth(&token)
+            .json(&body)
+            .send()
+    };
     let r = rate(json!({"score": 2})).await.unwrap();
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "a bad rating says why");
     assert_eq!(r.json::<Value>().await.unwrap()["field"], "comment");
     assert_eq!(rate(json!({"score": 9, "comment": "x"})).await.unwrap().status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(rate(json!({"score": 2, "comment": "补正说明不清楚，多跑了一趟网页"})).await.unwrap().status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        rate(json!({"score": 2, "comment": "补正说明不清楚，多跑了一趟网页"})).await.unwrap().status(),
+        StatusCode::NO_CONTENT
+    );
     let approver = app.login("approver2").await;
-    let list: Value = app.client.get(app.url("/api/v1/followups")).bearer_auth(&approver).send().await.unwrap().json().await.unwrap();
+    let list: Value =
+        app.client.get(app.url("/api/v1/followups")).bearer_auth(&approver).send().await.unwrap().json().await.unwrap();
     assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
     let f = &list[0];
     assert_eq!(f["department"], "rlsbj");
@@ -414,10 +563,17 @@ async fn draft_then_correction(db: Db) {
     assert_eq!(app.store.add_working_days(opened, 15).unwrap(), due, "15 working days");
     // Another department's approver does not see it.
     let other = app.login("approver").await;
-    let theirs: Value = app.client.get(app.url("/api/v1/followups")).bearer_auth(&other).send().await.unwrap().json().await.unwrap();
+    let theirs: Value =
+        app.client.get(app.url("/api/v1/followups")).bearer_auth(&other).send().await.unwrap().json().await.unwrap();
     assert_eq!(theirs, json!([]));
     let fid = f["id"].as_i64().unwrap();
-    let close = |note: &str| app.client.post(app.url(&format!("/api/v1/followups/{fid}/close"))).bearer_auth(&approver).json(&json!({"note": note})).send();
+    let close = |note: &str| {
+        app.client
+            .post(app.url(&format!("/api/v1/followups/{fid}/close")))
+            .bearer_auth(&approver)
+            .json(&json!({"note": note}))
+            .send()
+    };
     assert_eq!(close("").await.unwrap().status(), StatusCode::UNPROCESSABLE_ENTITY, "a call-back note is required");
     let r = close("已电话回访，解释补正要求并致歉，群众表示理解").await.unwrap();
     assert_eq!(r.json::<Value>().await.unwrap()["state"], "closed");
@@ -431,7 +587,8 @@ async fn appointments_capacity_and_check_in(db: Db) {
     let app = spawn_app(db).await;
     let place = PlaceCode::parse("330822").unwrap();
     let days = app.store.appointment_days(onewindow_store::now_ms()).unwrap();
-    let day = days.iter().find(|d| **d > chrono::Utc::now().date_naive() + chrono::Duration::days(1)).unwrap().to_string();
+    let day =
+        days.iter().find(|d| **d > chrono::Utc::now().date_naive() + chrono::Duration::days(1)).unwrap().to_string();
     let queue = app.store.queues(&place).await.unwrap()[0].code.clone();
     let mut tokens = Vec::new();
     for i in 0..6 {
@@ -441,7 +598,16 @@ async fn appointments_capacity_and_check_in(db: Db) {
         let app_base = app.url("/api/v1/citizen/appointments");
         let client = app.client.clone();
         let (queue, day) = (queue.clone(), day.clone());
-        async move { client.post(app_base).bearer_auth(token).json(&json!({"queue": queue, "day": day, "slot": slot})).send().await.unwrap().status() }
+        async move {
+            client
+                .post(app_base)
+                .bearer_auth(token)
+                .json(&json!({"queue": queue, "day": day, "slot": slot}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
     };
     let results = futures::future::join_all(tokens.iter().map(|t| book(t.clone(), "09:30"))).await;
     assert_eq!(results.iter().filter(|s| **s == StatusCode::CREATED).count(), 4, "capacity 4: {results:?}");
@@ -450,13 +616,34 @@ async fn appointments_capacity_and_check_in(db: Db) {
     let s930 = slots["slots"].as_array().unwrap().iter().find(|s| s["slot"] == "09:30").unwrap().clone();
     assert_eq!((s930["booked"].as_i64(), s930["left"].as_i64()), (Some(4), Some(0)));
     // Bad input names its field.
-    let r = app.client.post(app.url("/api/v1/citizen/appointments")).bearer_auth(&tokens[0]).json(&json!({"queue": queue, "day": "2020-01-01", "slot": "09:10"})).send().await.unwrap();
+    let r = app
+        .client
+        .post(app.url("/api/v1/citizen/appointments"))
+        .bearer_auth(&tokens[0])
+        .json(&json!({"queue": queue, "day": "2020-01-01", "slot": "09:10"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let fields: Vec<String> = r.json::<Value>().await.unwrap()["errors"].as_array().unwrap().iter().map(|e| e["field"].as_str().unwrap().to_string()).collect();
+    let fields: Vec<String> = r.json::<Value>().await.unwrap()["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(fields, ["day", "slot"]);
 
     // Check-in on the day: who booked 09:30 and is one of the first four.
-    let mine: Value = app.client.get(app.url("/api/v1/citizen/appointments")).bearer_auth(&tokens[0]).send().await.unwrap().json().await.unwrap();
+    let mine: Value = app
+        .client
+        .get(app.url("/api/v1/citizen/appointments"))
+        .bearer_auth(&tokens[0])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let (who, _) = if mine.as_array().unwrap().is_empty() { (1, ()) } else { (0, ()) };
     let phone = PhoneNumber::parse(&format!("1390572{who:04}")).unwrap();
     let at = |hm: &str| {
@@ -477,7 +664,13 @@ async fn appointments_capacity_and_check_in(db: Db) {
         Err(onewindow_store::StoreError::Invalid(_))
     ));
     // Over HTTP, a number without a booking today is a clear 422 naming the phone.
-    let r = app.client.post(app.url("/api/v1/appointments/check-in")).json(&json!({"phone": "13905729999"})).send().await.unwrap();
+    let r = app
+        .client
+        .post(app.url("/api/v1/appointments/check-in"))
+        .json(&json!({"phone": "13905729999"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(r.json::<Value>().await.unwrap()["field"], "phone");
 }

@@ -56,7 +56,14 @@ async fn citizen_data_everywhere(app: &TestApp) -> i64 {
         .part("file.0", reqwest::multipart::Part::bytes(crate::portal::PNG.to_vec()).file_name(format!("{NAME}.png")))
         .part("file.1", reqwest::multipart::Part::bytes(crate::portal::PDF.to_vec()).file_name("form.pdf"))
         .text("submit", "1");
-    let r = app.client.post(app.url("/api/v1/citizen/applications")).bearer_auth(&token).multipart(form).send().await.unwrap();
+    let r = app
+        .client
+        .post(app.url("/api/v1/citizen/applications"))
+        .bearer_auth(&token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
     let place = onewindow_core::place::PlaceCode::parse("330822").unwrap();
     let queue = app.store.queues(&place).await.unwrap()[0].code.clone();

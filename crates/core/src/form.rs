@@ -154,7 +154,11 @@ fn answer_text(v: Option<&Value>) -> String {
 /// Checks filled-in answers against the form. `complete` asks for every required answer (at
 /// submission); a draft may leave them empty but what it holds must still be well-formed. Returns the
 /// answers normalised (trimmed strings; numbers as numbers), unknown keys dropped.
-pub fn check_answers(fields: &[FormField], answers: &Map<String, Value>, complete: bool) -> Result<Map<String, Value>, Invalid> {
+pub fn check_answers(
+    fields: &[FormField],
+    answers: &Map<String, Value>,
+    complete: bool,
+) -> Result<Map<String, Value>, Invalid> {
     let mut errs = Invalid::default();
     let mut out = Map::new();
     for f in fields {
@@ -178,16 +182,20 @@ pub fn check_answers(fields: &[FormField], answers: &Map<String, Value>, complet
         }
         let value = match f.kind {
             FieldKind::Text | FieldKind::Textarea => Ok(Value::String(text.clone())),
-            FieldKind::Number => text.parse::<f64>().ok().filter(|n| n.is_finite()).map(|n| serde_json::json!(n)).ok_or_else(|| {
-                FieldError::new(&at, format!("“{}”应为数字", f.label), format!("\"{label}\" must be a number"))
-            }),
-            FieldKind::Date => NaiveDate::parse_from_str(&text, "%Y-%m-%d").map(|d| Value::String(d.to_string())).map_err(|_| {
-                FieldError::new(
-                    &at,
-                    format!("“{}”应为日期（如 2026-11-29）", f.label),
-                    format!("\"{label}\" must be a date (e.g. 2026-11-29)"),
-                )
-            }),
+            FieldKind::Number => {
+                text.parse::<f64>().ok().filter(|n| n.is_finite()).map(|n| serde_json::json!(n)).ok_or_else(|| {
+                    FieldError::new(&at, format!("“{}”应为数字", f.label), format!("\"{label}\" must be a number"))
+                })
+            }
+            FieldKind::Date => {
+                NaiveDate::parse_from_str(&text, "%Y-%m-%d").map(|d| Value::String(d.to_string())).map_err(|_| {
+                    FieldError::new(
+                        &at,
+                        format!("“{}”应为日期（如 2026-11-29）", f.label),
+                        format!("\"{label}\" must be a date (e.g. 2026-11-29)"),
+                    )
+                })
+            }
             FieldKind::Choice => {
                 if f.choices.iter().any(|c| c == &text) {
                     Ok(Value::String(text.clone()))
@@ -199,14 +207,25 @@ pub fn check_answers(fields: &[FormField], answers: &Map<String, Value>, complet
                     ))
                 }
             }
-            FieldKind::IdNumber => IdNumber::parse(&text).map(|i| Value::String(i.as_str().to_string())).map_err(|e| e.at(&at)),
-            FieldKind::Phone => PhoneNumber::parse(&text).map(|p| Value::String(p.as_str().to_string())).map_err(|e| e.at(&at)),
+            FieldKind::IdNumber => {
+                IdNumber::parse(&text).map(|i| Value::String(i.as_str().to_string())).map_err(|e| e.at(&at))
+            }
+            FieldKind::Phone => {
+                PhoneNumber::parse(&text).map(|p| Value::String(p.as_str().to_string())).map_err(|e| e.at(&at))
+            }
         };
         let value = value.and_then(|v| match &f.pattern {
             Some(p) if !compile(p).map(|re| re.is_match(&text)).unwrap_or(false) => Err(FieldError::new(
                 &at,
-                format!("“{}”格式不正确{}", f.label, if f.hint.is_empty() { String::new() } else { format!("：{}", f.hint) }),
-                format!("\"{label}\" does not have the expected form{}", if f.hint.is_empty() { String::new() } else { format!(": {}", f.hint) }),
+                format!(
+                    "“{}”格式不正确{}",
+                    f.label,
+                    if f.hint.is_empty() { String::new() } else { format!("：{}", f.hint) }
+                ),
+                format!(
+                    "\"{label}\" does not have the expected form{}",
+                    if f.hint.is_empty() { String::new() } else { format!(": {}", f.hint) }
+                ),
             )),
             _ => Ok(v),
         });

@@ -53,7 +53,11 @@ pub fn check_file(field: &str, bytes: &[u8]) -> Result<CheckedFile, FieldError> 
     if bytes.len() > MAX_UPLOAD_BYTES {
         return Err(err(
             format!("文件超过{}MB上限（{:.1}MB）", MAX_UPLOAD_BYTES >> 20, bytes.len() as f64 / 1048576.0),
-            format!("the file is over the {} MB limit ({:.1} MB)", MAX_UPLOAD_BYTES >> 20, bytes.len() as f64 / 1048576.0),
+            format!(
+                "the file is over the {} MB limit ({:.1} MB)",
+                MAX_UPLOAD_BYTES >> 20,
+                bytes.len() as f64 / 1048576.0
+            ),
         ));
     }
     let kind = if bytes.starts_with(b"%PDF-") {
@@ -79,7 +83,9 @@ pub fn check_file(field: &str, bytes: &[u8]) -> Result<CheckedFile, FieldError> 
             end >= 4 && bytes[..end].ends_with(&[0xFF, 0xD9])
         }
         // IEND is always the last chunk: length 0, type IEND, CRC AE 42 60 82.
-        FileKind::Png => bytes.len() >= 20 && bytes.ends_with(&[0, 0, 0, 0, b'I', b'E', b'N', b'D', 0xAE, 0x42, 0x60, 0x82]),
+        FileKind::Png => {
+            bytes.len() >= 20 && bytes.ends_with(&[0, 0, 0, 0, b'I', b'E', b'N', b'D', 0xAE, 0x42, 0x60, 0x82])
+        }
     };
     if !whole {
         return Err(err(
@@ -106,9 +112,9 @@ mod tests {
     use super::*;
 
     pub(crate) const PNG_1X1: &[u8] = &[
-        0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 0x0D, 0x49, 0x48, 0x44, 0x52, 0, 0, 0, 1, 0, 0, 0, 1, 8, 6, 0,
-        0, 0, 0x1F, 0x15, 0xC4, 0x89, 0, 0, 0, 0x0D, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0, 1, 0, 0, 5, 0, 1, 0x0D, 0x0A,
-        0x2D, 0xB4, 0, 0, 0, 0, 0x49, 0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
+        0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 0x0D, 0x49, 0x48, 0x44, 0x52, 0, 0, 0, 1, 0, 0, 0, 1,
+        8, 6, 0, 0, 0, 0x1F, 0x15, 0xC4, 0x89, 0, 0, 0, 0x0D, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C, 0x63, 0, 1, 0, 0, 5,
+        0, 1, 0x0D, 0x0A, 0x2D, 0xB4, 0, 0, 0, 0, 0x49, 0x45, 0x4E, 0x44, 0xAE, 0x42, 0x60, 0x82,
     ];
 
     #[test]

@@ -38,7 +38,11 @@ impl DeliveryChoice {
             "pickup" | "electronic" => {}
             "express" => {
                 if self.recipient.trim().is_empty() || self.recipient.chars().count() > 50 {
-                    errs.push(FieldError::new("delivery.recipient", "请填写收件人（50字以内）", "the recipient is required (≤ 50)"));
+                    errs.push(FieldError::new(
+                        "delivery.recipient",
+                        "请填写收件人（50字以内）",
+                        "the recipient is required (≤ 50)",
+                    ));
                 }
                 if self.address.trim().chars().count() < 5 || self.address.chars().count() > 200 {
                     errs.push(FieldError::new(
@@ -108,6 +112,7 @@ pub struct ApplicationView {
     pub updated_at: i64,
 }
 
+type FileRow = (i64, String, String, String, String, i64, String, i64);
 type AppRow = (i64, String, String, String, String, Option<String>, String, Option<String>, Option<i64>, i64);
 const APP_SELECT: &str = "SELECT a.id, a.item_code, a.state, a.phone_hash, a.applicant_name, a.applicant_id_number, a.answers, a.delivery, a.case_id, a.updated_at FROM applications a";
 
@@ -185,6 +190,7 @@ impl Store {
 
     /// Saves a draft (new when `id` is None) and, with `submit`, submits it: every check passes or
     /// nothing is written.
+    #[allow(clippy::too_many_arguments)]
     pub async fn save_application(
         &self,
         citizen: &Citizen,
@@ -195,10 +201,9 @@ impl Store {
         submit: bool,
         today: Option<NaiveDate>,
     ) -> Result<ApplicationView, StoreError> {
-        let stored = self
-            .item(item_code)
-            .await
-            .map_err(|_| invalid("item", format!("事项“{item_code}”不存在"), format!("item \"{item_code}\" does not exist")))?;
+        let stored = self.item(item_code).await.map_err(|_| {
+            invalid("item", format!("事项“{item_code}”不存在"), format!("item \"{item_code}\" does not exist"))
+        })?;
         let item = &stored.item;
         if !item.has_channel(Channel::Online) && !item.has_channel(Channel::Mobile) {
             return Err(invalid(
@@ -211,7 +216,11 @@ impl Store {
         let mut errs = Invalid::default();
         let name = input.applicant_name.trim();
         if name.chars().count() > 50 || (submit && name.is_empty()) {
-            errs.push(FieldError::new("applicant_name", "请填写申请人姓名（50字以内）", "the applicant's name is required (≤ 50)"));
+            errs.push(FieldError::new(
+                "applicant_name",
+                "请填写申请人姓名（50字以内）",
+                "the applicant's name is required (≤ 50)",
+            ));
         }
         let id_number = match input.applicant_id_number.trim() {
             "" if submit => {
@@ -221,7 +230,8 @@ impl Store {
             "" => None,
             s => IdNumber::parse(s).map_err(|e| errs.push(e.at("applicant_id_number"))).ok(),
         };
-        let answers = check_answers(&item.fields, &input.answers, submit).map_err(|e| errs.0.extend(e.0)).unwrap_or_default();
+        let answers =
+            check_answers(&item.fields, &input.answers, submit).map_err(|e| errs.0.extend(e.0)).unwrap_or_default();
         if let Some(d) = &input.delivery {
             if let Err(e) = d.check() {
                 errs.0.extend(e.0);
@@ -288,18 +298,21 @@ impl Store {
         )
         .await?;
         if submit {
-            let have: Vec<String> =
-                sqlx::query_scalar("SELECT DISTINCT material FROM application_files WHERE application_id = $1 AND removed = 0")
-                    .bind(app_id)
-                    .fetch_all(tx.conn())
-                    .await?;
+            let have: Vec<String> = sqlx::query_scalar(
+                "SELECT DISTINCT material FROM application_files WHERE application_id = $1 AND removed = 0",
+            )
+            .bind(app_id)
+            .fetch_all(tx.conn())
+            .await?;
             let missing_key: Vec<&str> =
                 item.materials.iter().filter(|m| m.key && !have.contains(&m.name)).map(|m| m.name.as_str()).collect();
             if !missing_key.is_empty() {
                 return Err(StoreError::Invalid(Invalid(
                     missing_key
                         .iter()
-                        .map(|m| FieldError::new(format!("files.{m}"), format!("请上传“{m}”"), format!("upload \"{m}\"")))
+                        .map(|m| {
+                            FieldError::new(format!("files.{m}"), format!("请上传“{m}”"), format!("upload \"{m}\""))
+                        })
                         .collect(),
                 )));
             }
@@ -329,8 +342,13 @@ impl Store {
                 .bind(app_id)
                 .execute(tx.conn())
                 .await?;
-            tx.record("application.submitted", county.as_str(), &format!("application:{app_id}"), json!({"case": case_id}))
-                .await?;
+            tx.record(
+                "application.submitted",
+                county.as_str(),
+                &format!("application:{app_id}"),
+                json!({"case": case_id}),
+            )
+            .await?;
         }
         tx.commit().await?;
         self.application(citizen, app_id).await
@@ -351,7 +369,9 @@ impl Store {
         let (id, item_code, state, _, name, id_number, answers, delivery, case_id, updated_at) = r;
         let item_name = self.item(&item_code).await.map(|i| i.item.name).unwrap_or_else(|_| item_code.clone());
         let case_number: Option<String> = match case_id {
-            Some(c) => sqlx::query_scalar("SELECT number FROM cases WHERE id = $1").bind(c).fetch_optional(self.pool()).await?,
+            Some(c) => {
+                sqlx::query_scalar("SELECT number FROM cases WHERE id = $1").bind(c).fetch_optional(self.pool()).await?
+            }
             None => None,
         };
         let open = |s: &str| v.open(s).map_err(|e| StoreError::Corrupt(format!("application {id}: {e}")));
@@ -372,7 +392,7 @@ impl Store {
     }
 
     async fn application_files(&self, application: i64) -> Result<Vec<FileView>, StoreError> {
-        let rows: Vec<(i64, String, String, String, String, i64, String, i64)> = sqlx::query_as(
+        let rows: Vec<FileRow> = sqlx::query_as(
             "SELECT id, material, sha256, file_name, mime, size, purpose, at FROM application_files WHERE application_id = $1 AND removed = 0 ORDER BY id",
         )
         .bind(application)
@@ -413,17 +433,23 @@ impl Store {
     pub async fn discard_draft(&self, citizen: &Citizen, id: i64, file: Option<i64>) -> Result<(), StoreError> {
         let app = self.application(citizen, id).await?;
         if app.state != "draft" {
-            return Err(StoreError::conflict("state", "已提交的申请不能删除，可在办件中撤回", "a submitted application cannot be discarded; withdraw the case"));
+            return Err(StoreError::conflict(
+                "state",
+                "已提交的申请不能删除，可在办件中撤回",
+                "a submitted application cannot be discarded; withdraw the case",
+            ));
         }
         let mut tx = self.begin(&citizen.actor()).await?;
         match file {
             Some(f) => {
-                let n = sqlx::query("UPDATE application_files SET removed = 1 WHERE id = $1 AND application_id = $2 AND removed = 0")
-                    .bind(f)
-                    .bind(id)
-                    .execute(tx.conn())
-                    .await?
-                    .rows_affected();
+                let n = sqlx::query(
+                    "UPDATE application_files SET removed = 1 WHERE id = $1 AND application_id = $2 AND removed = 0",
+                )
+                .bind(f)
+                .bind(id)
+                .execute(tx.conn())
+                .await?
+                .rows_affected();
                 if n == 0 {
                     return Err(StoreError::not_found(format!("file {f}")));
                 }
@@ -469,7 +495,11 @@ impl Store {
     /// A draft's file, for the citizen who uploaded it.
     pub async fn draft_file(&self, citizen: &Citizen, id: i64, file: i64) -> Result<(FileView, Vec<u8>), StoreError> {
         let app = self.application(citizen, id).await?;
-        let f = app.files.into_iter().find(|f| f.id == file).ok_or_else(|| StoreError::not_found(format!("file {file}")))?;
+        let f = app
+            .files
+            .into_iter()
+            .find(|f| f.id == file)
+            .ok_or_else(|| StoreError::not_found(format!("file {file}")))?;
         let bytes = self.upload_bytes(&f.sha256).await?;
         Ok((f, bytes))
     }
@@ -492,27 +522,30 @@ impl Store {
 
     /// The id of one of the citizen's own cases by number (404 for anyone else's).
     pub async fn citizen_case_id(&self, citizen: &Citizen, number: &str) -> Result<i64, StoreError> {
-        let id: Option<i64> = sqlx::query_scalar("SELECT id FROM cases WHERE number = $1 AND applicant_phone_hash = $2")
-            .bind(number.trim())
-            .bind(&citizen.phone_hash)
-            .fetch_optional(self.pool())
-            .await?;
+        let id: Option<i64> =
+            sqlx::query_scalar("SELECT id FROM cases WHERE number = $1 AND applicant_phone_hash = $2")
+                .bind(number.trim())
+                .bind(&citizen.phone_hash)
+                .fetch_optional(self.pool())
+                .await?;
         id.ok_or_else(|| StoreError::not_found(format!("case {number}")))
     }
 
     /// A citizen's case with the actions they may take.
     pub async fn citizen_case(&self, citizen: &Citizen, number: &str) -> Result<crate::CaseView, StoreError> {
         let id = self.citizen_case_id(citizen, number).await?;
-        let county: String = sqlx::query_scalar("SELECT county_code FROM cases WHERE id = $1").bind(id).fetch_one(self.pool()).await?;
+        let county: String =
+            sqlx::query_scalar("SELECT county_code FROM cases WHERE id = $1").bind(id).fetch_one(self.pool()).await?;
         self.case_for(id, Some(&self.citizen_actor(citizen, &PlaceCode::parse(&county)?))).await
     }
 
     /// Every case of the citizen, newest first.
     pub async fn citizen_cases(&self, citizen: &Citizen) -> Result<Vec<crate::CaseView>, StoreError> {
-        let ids: Vec<i64> = sqlx::query_scalar("SELECT id FROM cases WHERE applicant_phone_hash = $1 ORDER BY id DESC LIMIT 200")
-            .bind(&citizen.phone_hash)
-            .fetch_all(self.pool())
-            .await?;
+        let ids: Vec<i64> =
+            sqlx::query_scalar("SELECT id FROM cases WHERE applicant_phone_hash = $1 ORDER BY id DESC LIMIT 200")
+                .bind(&citizen.phone_hash)
+                .fetch_all(self.pool())
+                .await?;
         let mut out = Vec::new();
         for id in ids {
             out.push(self.case_for(id, None).await?);
@@ -549,7 +582,13 @@ impl Store {
                 .bind(id)
                 .fetch_optional(tx.conn())
                 .await?
-                .ok_or_else(|| invalid("files", "该办件不是网上申请，请到窗口补正", "this case was not applied for online; correct it at a window"))?;
+                .ok_or_else(|| {
+                    invalid(
+                        "files",
+                        "该办件不是网上申请，请到窗口补正",
+                        "this case was not applied for online; correct it at a window",
+                    )
+                })?;
             self.store_files(&mut tx, app, uploads, &checked, "correction").await?;
         }
         self.act_on_case_in(&mut tx, id, &by, input, today).await?;
@@ -558,14 +597,26 @@ impl Store {
     }
 
     /// Chooses (or changes) how the result reaches the citizen, until it has left.
-    pub async fn choose_delivery(&self, citizen: &Citizen, number: &str, choice: &DeliveryChoice) -> Result<(), StoreError> {
+    pub async fn choose_delivery(
+        &self,
+        citizen: &Citizen,
+        number: &str,
+        choice: &DeliveryChoice,
+    ) -> Result<(), StoreError> {
         choice.check()?;
         let id = self.citizen_case_id(citizen, number).await?;
         let mut tx = self.begin(&citizen.actor()).await?;
         let (state, closed, place, delivery): (String, Option<i64>, String, Option<String>) =
-            sqlx::query_as("SELECT state, closed_at, place_code, delivery FROM cases WHERE id = $1").bind(id).fetch_one(tx.conn()).await?;
+            sqlx::query_as("SELECT state, closed_at, place_code, delivery FROM cases WHERE id = $1")
+                .bind(id)
+                .fetch_one(tx.conn())
+                .await?;
         if closed.is_some() || delivery.is_some() || state == "shipped" {
-            return Err(StoreError::conflict("delivery", "结果已送出，不能再更改送达方式", "the result has left; the delivery cannot change"));
+            return Err(StoreError::conflict(
+                "delivery",
+                "结果已送出，不能再更改送达方式",
+                "the result has left; the delivery cannot change",
+            ));
         }
         sqlx::query("UPDATE cases SET delivery_choice = $1 WHERE id = $2")
             .bind(self.vault().seal(&json!(choice).to_string()))
@@ -579,8 +630,10 @@ impl Store {
 
     /// The delivery the citizen chose for a case, opened (staff who ship need the address).
     pub async fn delivery_choice(&self, case_id: i64) -> Result<Option<DeliveryChoice>, StoreError> {
-        let sealed: Option<Option<String>> =
-            sqlx::query_scalar("SELECT delivery_choice FROM cases WHERE id = $1").bind(case_id).fetch_optional(self.pool()).await?;
+        let sealed: Option<Option<String>> = sqlx::query_scalar("SELECT delivery_choice FROM cases WHERE id = $1")
+            .bind(case_id)
+            .fetch_optional(self.pool())
+            .await?;
         match sealed.flatten() {
             Some(s) => {
                 let plain = self.vault().open(&s).map_err(|e| StoreError::Corrupt(format!("case {case_id}: {e}")))?;

@@ -16,8 +16,10 @@ use serde::Serialize;
 use serde_json::json;
 
 /// The hall's half-hour slots (08:30–12:00, 13:30–17:00).
-pub const SLOTS: [&str; 14] =
-    ["08:30", "09:00", "09:30", "10:00", "10:30", "11:00", "11:30", "13:30", "14:00", "14:30", "15:00", "15:30", "16:00", "16:30"];
+pub const SLOTS: [&str; 14] = [
+    "08:30", "09:00", "09:30", "10:00", "10:30", "11:00", "11:30", "13:30", "14:00", "14:30", "15:00", "15:30",
+    "16:00", "16:30",
+];
 const BOOK_AHEAD_DAYS: i64 = 14;
 /// Check-in opens this long before the slot and closes this long after its end.
 const EARLY_MIN: i64 = 60;
@@ -67,7 +69,8 @@ fn slot_end(slot: &str) -> String {
 }
 
 type AppointmentRow = (i64, String, String, String, String, String, Option<String>, String, Option<String>);
-const APPOINTMENT_SELECT: &str = "SELECT a.id, q.place_code, q.code, q.name, a.day, a.slot, a.item_code, a.state, t.display \
+const APPOINTMENT_SELECT: &str =
+    "SELECT a.id, q.place_code, q.code, q.name, a.day, a.slot, a.item_code, a.state, t.display \
      FROM appointments a JOIN queues q ON q.id = a.queue_id LEFT JOIN tickets t ON t.id = a.ticket_id";
 
 fn view(r: AppointmentRow) -> AppointmentView {
@@ -82,7 +85,9 @@ impl Store {
             .bind(queue.trim())
             .fetch_optional(self.pool())
             .await?
-            .ok_or_else(|| invalid("queue", format!("队列“{queue}”不存在"), format!("queue \"{queue}\" does not exist")))
+            .ok_or_else(|| {
+                invalid("queue", format!("队列“{queue}”不存在"), format!("queue \"{queue}\" does not exist"))
+            })
     }
 
     /// The bookable days from today (working days within two weeks).
@@ -99,7 +104,12 @@ impl Store {
     }
 
     /// A queue's slots on a day with what is left.
-    pub async fn appointment_slots(&self, place: &PlaceCode, queue: &str, day: NaiveDate) -> Result<Vec<SlotView>, StoreError> {
+    pub async fn appointment_slots(
+        &self,
+        place: &PlaceCode,
+        queue: &str,
+        day: NaiveDate,
+    ) -> Result<Vec<SlotView>, StoreError> {
         let (queue_id, capacity) = self.queue_for_booking(place, queue).await?;
         let booked: Vec<(String, i64)> = sqlx::query_as(
             "SELECT slot, COUNT(*) FROM appointments WHERE queue_id = $1 AND day = $2 AND state <> 'cancelled' GROUP BY slot",
@@ -114,7 +124,14 @@ impl Store {
             .map(|s| {
                 let n = booked.iter().find(|(slot, _)| slot == s).map(|(_, n)| *n).unwrap_or(0);
                 let past = slot_time(s).map(|t| day.and_time(t) <= now).unwrap_or(true);
-                SlotView { slot: s.to_string(), end: slot_end(s), capacity, booked: n, left: (capacity - n).max(0), past }
+                SlotView {
+                    slot: s.to_string(),
+                    end: slot_end(s),
+                    capacity,
+                    booked: n,
+                    left: (capacity - n).max(0),
+                    past,
+                }
             })
             .collect())
     }
@@ -144,14 +161,20 @@ impl Store {
                 format!("时段应为：{}", SLOTS.join("、")),
                 format!("slot must be one of: {}", SLOTS.join(", ")),
             )),
-            (Some(t), Some(d)) if d.and_time(t) <= local_time(now) => {
-                errs.push(FieldError::new("slot", "该时段已开始，请选择之后的时段", "this slot has begun; choose a later one"))
-            }
+            (Some(t), Some(d)) if d.and_time(t) <= local_time(now) => errs.push(FieldError::new(
+                "slot",
+                "该时段已开始，请选择之后的时段",
+                "this slot has begun; choose a later one",
+            )),
             _ => {}
         }
         if let Some(code) = item.filter(|c| !c.trim().is_empty()) {
             if self.item(code).await.is_err() {
-                errs.push(FieldError::new("item", format!("事项“{code}”不存在"), format!("item \"{code}\" does not exist")));
+                errs.push(FieldError::new(
+                    "item",
+                    format!("事项“{code}”不存在"),
+                    format!("item \"{code}\" does not exist"),
+                ));
             }
         }
         let queue_row = self.queue_for_booking(place, queue).await;
@@ -162,23 +185,34 @@ impl Store {
         let (queue_id, capacity) = queue_row?;
         let (day, slot) = (day.trim(), slot.trim());
         let mut tx = self.begin(&citizen.actor()).await?;
-        let mine: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM appointments WHERE phone_hash = $1 AND day = $2 AND state = 'booked'")
-            .bind(&citizen.phone_hash)
-            .bind(day)
-            .fetch_one(tx.conn())
-            .await?;
+        let mine: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM appointments WHERE phone_hash = $1 AND day = $2 AND state = 'booked'",
+        )
+        .bind(&citizen.phone_hash)
+        .bind(day)
+        .fetch_one(tx.conn())
+        .await?;
         if mine > 0 {
-            return Err(StoreError::conflict("day", "您当天已有预约，请先取消原预约", "you already have a booking that day; cancel it first"));
+            return Err(StoreError::conflict(
+                "day",
+                "您当天已有预约，请先取消原预约",
+                "you already have a booking that day; cancel it first",
+            ));
         }
-        let taken: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM appointments WHERE queue_id = $1 AND day = $2 AND slot = $3 AND state <> 'cancelled'")
-                .bind(queue_id)
-                .bind(day)
-                .bind(slot)
-                .fetch_one(tx.conn())
-                .await?;
+        let taken: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM appointments WHERE queue_id = $1 AND day = $2 AND slot = $3 AND state <> 'cancelled'",
+        )
+        .bind(queue_id)
+        .bind(day)
+        .bind(slot)
+        .fetch_one(tx.conn())
+        .await?;
         if taken >= capacity {
-            return Err(StoreError::conflict("slot", "该时段已约满，请选择其他时段", "this slot is full; choose another"));
+            return Err(StoreError::conflict(
+                "slot",
+                "该时段已约满，请选择其他时段",
+                "this slot is full; choose another",
+            ));
         }
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO appointments (queue_id, day, slot, phone_hash, phone, item_code, state, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'booked', $7, $7) RETURNING id",
@@ -192,49 +226,67 @@ impl Store {
         .bind(now)
         .fetch_one(tx.conn())
         .await?;
-        tx.record("appointment.booked", place.as_str(), &format!("appointment:{id}"), json!({"queue": queue, "day": day, "slot": slot}))
-            .await?;
+        tx.record(
+            "appointment.booked",
+            place.as_str(),
+            &format!("appointment:{id}"),
+            json!({"queue": queue, "day": day, "slot": slot}),
+        )
+        .await?;
         let text = format!(
             "您已预约{}{}–{}到大厅办理，请到达后在取号机点“预约签到”输入手机号，优先叫号。",
             day,
             slot,
             slot_end(slot)
         );
-        tx.outbox("sms", &self.vault().seal(citizen.phone.as_str()), &json!({"text": text, "kind": "appointment.booked"}), &format!("appointment:{id}:booked"))
-            .await?;
+        tx.outbox(
+            "sms",
+            &self.vault().seal(citizen.phone.as_str()),
+            &json!({"text": text, "kind": "appointment.booked"}),
+            &format!("appointment:{id}:booked"),
+        )
+        .await?;
         tx.commit().await?;
         self.appointment(citizen, id).await
     }
 
     pub async fn appointment(&self, citizen: &Citizen, id: i64) -> Result<AppointmentView, StoreError> {
-        let r: Option<AppointmentRow> = sqlx::query_as(&format!("{APPOINTMENT_SELECT} WHERE a.id = $1 AND a.phone_hash = $2"))
-            .bind(id)
-            .bind(&citizen.phone_hash)
-            .fetch_optional(self.pool())
-            .await?;
+        let r: Option<AppointmentRow> =
+            sqlx::query_as(&format!("{APPOINTMENT_SELECT} WHERE a.id = $1 AND a.phone_hash = $2"))
+                .bind(id)
+                .bind(&citizen.phone_hash)
+                .fetch_optional(self.pool())
+                .await?;
         r.map(view).ok_or_else(|| StoreError::not_found(format!("appointment {id}")))
     }
 
     pub async fn appointments_of(&self, citizen: &Citizen) -> Result<Vec<AppointmentView>, StoreError> {
-        let rows: Vec<AppointmentRow> =
-            sqlx::query_as(&format!("{APPOINTMENT_SELECT} WHERE a.phone_hash = $1 ORDER BY a.day DESC, a.slot DESC LIMIT 50"))
-                .bind(&citizen.phone_hash)
-                .fetch_all(self.pool())
-                .await?;
+        let rows: Vec<AppointmentRow> = sqlx::query_as(&format!(
+            "{APPOINTMENT_SELECT} WHERE a.phone_hash = $1 ORDER BY a.day DESC, a.slot DESC LIMIT 50"
+        ))
+        .bind(&citizen.phone_hash)
+        .fetch_all(self.pool())
+        .await?;
         Ok(rows.into_iter().map(view).collect())
     }
 
     pub async fn cancel_appointment(&self, citizen: &Citizen, id: i64) -> Result<AppointmentView, StoreError> {
         let a = self.appointment(citizen, id).await?;
         let mut tx = self.begin(&citizen.actor()).await?;
-        let n = sqlx::query("UPDATE appointments SET state = 'cancelled', updated_at = $1 WHERE id = $2 AND state = 'booked'")
-            .bind(now_ms())
-            .bind(id)
-            .execute(tx.conn())
-            .await?
-            .rows_affected();
+        let n = sqlx::query(
+            "UPDATE appointments SET state = 'cancelled', updated_at = $1 WHERE id = $2 AND state = 'booked'",
+        )
+        .bind(now_ms())
+        .bind(id)
+        .execute(tx.conn())
+        .await?
+        .rows_affected();
         if n == 0 {
-            return Err(StoreError::conflict("state", "该预约已签到或已取消", "this booking is checked in or cancelled"));
+            return Err(StoreError::conflict(
+                "state",
+                "该预约已签到或已取消",
+                "this booking is checked in or cancelled",
+            ));
         }
         tx.record("appointment.cancelled", &a.place, &format!("appointment:{id}"), json!({})).await?;
         tx.commit().await?;
@@ -313,7 +365,8 @@ impl Store {
             .bind(id)
             .execute(tx.conn())
             .await?;
-        tx.record("appointment.checked_in", place.as_str(), &format!("appointment:{id}"), json!({"ticket": ticket})).await?;
+        tx.record("appointment.checked_in", place.as_str(), &format!("appointment:{id}"), json!({"ticket": ticket}))
+            .await?;
         tx.commit().await?;
         let mut t = self.ticket_by_id(ticket).await?;
         t.ahead = Some(ahead);

@@ -469,7 +469,12 @@ impl Store {
         .await?;
         if let Some(phone) = &sealed_phone {
             let mut text = if n.channel == "online" {
-                format!("您的网上申请“{}”已提交，办件号{}，预审通过后承诺{}前办结。", item.name, number, due_on.format("%-m月%-d日"))
+                format!(
+                    "您的网上申请“{}”已提交，办件号{}，预审通过后承诺{}前办结。",
+                    item.name,
+                    number,
+                    due_on.format("%-m月%-d日")
+                )
             } else {
                 format!("您申请的“{}”已受理，办件号{}，承诺{}前办结。", item.name, number, due_on.format("%-m月%-d日"))
             };

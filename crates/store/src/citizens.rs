@@ -140,7 +140,9 @@ impl Store {
         .bind(&phone_hash)
         .fetch_optional(tx.conn())
         .await?;
-        let invalid = |zh: &str, en: &str| StoreError::Invalid(onewindow_core::Invalid::one(onewindow_core::FieldError::new("code", zh, en)));
+        let invalid = |zh: &str, en: &str| {
+            StoreError::Invalid(onewindow_core::Invalid::one(onewindow_core::FieldError::new("code", zh, en)))
+        };
         let Some((id, hash, expires_at, failures, used_at)) = latest else {
             return Err(invalid("请先获取验证码", "ask for a code first"));
         };
@@ -158,7 +160,10 @@ impl Store {
             && given.chars().all(|c| c.is_ascii_digit())
             && vault.lookup_hash("otp", &format!("{phone_hash}:{given}")) == hash;
         if !right {
-            sqlx::query("UPDATE citizen_codes SET failures = failures + 1 WHERE id = $1").bind(id).execute(tx.conn()).await?;
+            sqlx::query("UPDATE citizen_codes SET failures = failures + 1 WHERE id = $1")
+                .bind(id)
+                .execute(tx.conn())
+                .await?;
             tx.record("citizen.code_failed", "", &format!("code:{id}"), json!({"failures": failures + 1})).await?;
             tx.commit().await?;
             let left = CODE_MAX_FAILURES - failures - 1;
@@ -168,7 +173,11 @@ impl Store {
                 invalid("验证码不正确，已锁定，请重新获取", "the code is wrong and now locked; ask for a new one")
             });
         }
-        sqlx::query("UPDATE citizen_codes SET used_at = $1 WHERE id = $2").bind(now).bind(id).execute(tx.conn()).await?;
+        sqlx::query("UPDATE citizen_codes SET used_at = $1 WHERE id = $2")
+            .bind(now)
+            .bind(id)
+            .execute(tx.conn())
+            .await?;
         let token = format!("{CITIZEN_TOKEN_PREFIX}{}", random_token());
         let csrf = random_token();
         sqlx::query(
@@ -184,7 +193,8 @@ impl Store {
         .await?;
         tx.record("citizen.signed_in", "", &format!("code:{id}"), json!({})).await?;
         tx.commit().await?;
-        let citizen = Citizen { phone: phone.clone(), phone_hash, phone_masked: masked, csrf, expires_at: now + SESSION_TTL_MS };
+        let citizen =
+            Citizen { phone: phone.clone(), phone_hash, phone_masked: masked, csrf, expires_at: now + SESSION_TTL_MS };
         Ok((token, citizen))
     }
 

@@ -31,13 +31,12 @@ mod write;
 pub use applications::{ApplicationInput, ApplicationView, DeliveryChoice, FileView, NewUpload};
 pub use appointments::{AppointmentView, SlotView};
 pub use audit::AuditReport;
-pub use citizens::{Citizen, CITIZEN_TOKEN_PREFIX, CODE_MAX_FAILURES};
-pub use ratings::{FollowupView, RatingRow, RATING_NAMES};
 pub use auth::{NewStaff, Role, SessionInfo, Staff};
 pub use bundles::{child_data, BundleChildView, BundleView};
 pub use case_report::{MoreTrips, TripReport, TripRow, WorkView};
 pub use cases::{ActionInput, AllowedAction, CaseActor, CaseView, MaterialCheck, NewCase, TimelineEntry};
 pub use catalogue::{Coverage, CoverageRow, ImportOutcome, StoredItem};
+pub use citizens::{Citizen, CITIZEN_TOKEN_PREFIX, CODE_MAX_FAILURES};
 pub use db::{Backend, Store, StoreOptions};
 pub use error::StoreError;
 pub use exchange::{DataUse, ExchangeField, ExchangeRight, ExchangeService, LookupView, ServiceView};
@@ -49,6 +48,7 @@ pub use lobby::{CallShown, LobbySettings, NewTicket, Placement, Queue, TicketVie
 pub use lobby_report::{LoadBalance, LobbyReport, LobbyRow};
 pub use org::{Department, Place, Window, Zone};
 pub use outbox::{OutboxCounts, OutboxMessage};
+pub use ratings::{FollowupView, RatingRow, RATING_NAMES};
 pub use stats::{Dashboard, DayFigures, DepartmentFigures};
 pub use write::{Actor, Event, WriteTx};
 

@@ -61,7 +61,8 @@ fn invalid(field: &str, zh: impl Into<String>, en: impl Into<String>) -> StoreEr
     StoreError::Invalid(Invalid::one(FieldError::new(field, zh, en)))
 }
 
-type FollowupRow = (i64, i64, String, String, String, String, i64, String, String, String, String, String, Option<String>);
+type FollowupRow =
+    (i64, i64, String, String, String, String, i64, String, String, String, String, String, Option<String>);
 
 impl Store {
     /// Rates one of the citizen's finished cases, once.
@@ -75,13 +76,21 @@ impl Store {
     ) -> Result<(), StoreError> {
         let mut errs = Invalid::default();
         if !(1..=5).contains(&score) {
-            errs.push(FieldError::new("score", "评价应为1（非常不满意）到5（非常满意）", "score must be 1 (very dissatisfied) to 5 (very satisfied)"));
+            errs.push(FieldError::new(
+                "score",
+                "评价应为1（非常不满意）到5（非常满意）",
+                "score must be 1 (very dissatisfied) to 5 (very satisfied)",
+            ));
         }
         if comment.chars().count() > 500 {
             errs.push(FieldError::new("comment", "评价内容不超过500字", "the comment is at most 500 characters"));
         }
         if score <= 2 && comment.trim().is_empty() {
-            errs.push(FieldError::new("comment", "请说明不满意的原因，便于整改", "say what was wrong, so it can be put right"));
+            errs.push(FieldError::new(
+                "comment",
+                "请说明不满意的原因，便于整改",
+                "say what was wrong, so it can be put right",
+            ));
         }
         errs.into_result(())?;
         let id = self.citizen_case_id(citizen, number).await?;
@@ -97,7 +106,8 @@ impl Store {
         if closed.is_none() || state == "cancelled" {
             return Err(StoreError::conflict("state", "办结后才能评价", "a case can be rated once it is finished"));
         }
-        let done: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM ratings WHERE case_id = $1").bind(id).fetch_one(tx.conn()).await?;
+        let done: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM ratings WHERE case_id = $1").bind(id).fetch_one(tx.conn()).await?;
         if done > 0 {
             return Err(StoreError::conflict("score", "该办件已评价", "this case has been rated"));
         }
@@ -124,8 +134,13 @@ impl Store {
             .bind(due.to_string())
             .fetch_one(tx.conn())
             .await?;
-            tx.record("followup.opened", &place, &format!("followup:{f}"), json!({"case": id, "department": dept, "due_on": due.to_string()}))
-                .await?;
+            tx.record(
+                "followup.opened",
+                &place,
+                &format!("followup:{f}"),
+                json!({"case": id, "department": dept, "due_on": due.to_string()}),
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(())
@@ -133,7 +148,10 @@ impl Store {
 
     /// The rating of a case, if any: (score, comment).
     pub async fn rating_of(&self, case_id: i64) -> Result<Option<(i64, String)>, StoreError> {
-        Ok(sqlx::query_as("SELECT score, comment FROM ratings WHERE case_id = $1").bind(case_id).fetch_optional(self.pool()).await?)
+        Ok(sqlx::query_as("SELECT score, comment FROM ratings WHERE case_id = $1")
+            .bind(case_id)
+            .fetch_optional(self.pool())
+            .await?)
     }
 
     /// Follow-ups the member may see: their department's (approvers), or the county's (leaders, admins).
@@ -152,9 +170,8 @@ impl Store {
         .await?;
         Ok(rows
             .into_iter()
-            .map(|(id, case_id, case_number, item_name, department, department_name, score, comment, opened_on, due_on, state, callback_note, closed_by)| {
-                FollowupView {
-                    overdue: state == "open" && due_on < today,
+            .map(
+                |(
                     id,
                     case_id,
                     case_number,
@@ -168,8 +185,25 @@ impl Store {
                     state,
                     callback_note,
                     closed_by,
-                }
-            })
+                )| {
+                    FollowupView {
+                        overdue: state == "open" && due_on < today,
+                        id,
+                        case_id,
+                        case_number,
+                        item_name,
+                        department,
+                        department_name,
+                        score,
+                        comment,
+                        opened_on,
+                        due_on,
+                        state,
+                        callback_note,
+                        closed_by,
+                    }
+                },
+            )
             .collect())
     }
 
@@ -177,7 +211,11 @@ impl Store {
     pub async fn close_followup(&self, by: &CaseActor, id: i64, note: &str) -> Result<FollowupView, StoreError> {
         let note = note.trim();
         if note.chars().count() < 5 || note.chars().count() > 1000 {
-            return Err(invalid("note", "请填写回访记录（5到1000字）", "the call-back note is required (5 to 1000 characters)"));
+            return Err(invalid(
+                "note",
+                "请填写回访记录（5到1000字）",
+                "the call-back note is required (5 to 1000 characters)",
+            ));
         }
         let f = self
             .followups(by, false)
@@ -186,7 +224,10 @@ impl Store {
             .find(|f| f.id == id)
             .ok_or_else(|| StoreError::not_found(format!("follow-up {id}")))?;
         if !matches!(by.role.as_str(), "approver" | "leader" | "admin") {
-            return Err(StoreError::Forbidden { zh: "只有部门审批人员或领导可以回访".into(), en: "only the department's approvers or leaders close follow-ups".into() });
+            return Err(StoreError::Forbidden {
+                zh: "只有部门审批人员或领导可以回访".into(),
+                en: "only the department's approvers or leaders close follow-ups".into(),
+            });
         }
         let mut tx = self.begin(&by.actor).await?;
         let n = sqlx::query("UPDATE followups SET state = 'closed', callback_note = $1, closed_by = $2, closed_at = $3 WHERE id = $4 AND state = 'open'")
@@ -200,10 +241,23 @@ impl Store {
         if n == 0 {
             return Err(StoreError::conflict("state", "该回访已完成", "this follow-up is already closed"));
         }
-        let place: String = sqlx::query_scalar("SELECT place_code FROM cases WHERE id = $1").bind(f.case_id).fetch_one(tx.conn()).await?;
-        tx.record("followup.closed", &place, &format!("followup:{id}"), json!({"case": f.case_id, "department": f.department})).await?;
+        let place: String = sqlx::query_scalar("SELECT place_code FROM cases WHERE id = $1")
+            .bind(f.case_id)
+            .fetch_one(tx.conn())
+            .await?;
+        tx.record(
+            "followup.closed",
+            &place,
+            &format!("followup:{id}"),
+            json!({"case": f.case_id, "department": f.department}),
+        )
+        .await?;
         tx.commit().await?;
-        self.followups(by, false).await?.into_iter().find(|f| f.id == id).ok_or_else(|| StoreError::not_found(format!("follow-up {id}")))
+        self.followups(by, false)
+            .await?
+            .into_iter()
+            .find(|f| f.id == id)
+            .ok_or_else(|| StoreError::not_found(format!("follow-up {id}")))
     }
 
     /// Ratings by department for a county (departments without ratings are left out).
@@ -236,7 +290,8 @@ impl Store {
         for r in &mut out {
             let total: i64 = r.by_score.iter().enumerate().map(|(i, n)| (i as i64 + 1) * n).sum();
             r.mean = if r.ratings > 0 { total as f64 / r.ratings as f64 } else { 0.0 };
-            r.satisfied_share = if r.ratings > 0 { (r.by_score[3] + r.by_score[4]) as f64 / r.ratings as f64 } else { 0.0 };
+            r.satisfied_share =
+                if r.ratings > 0 { (r.by_score[3] + r.by_score[4]) as f64 / r.ratings as f64 } else { 0.0 };
             for (d, due, n) in &open {
                 if d == &r.department {
                     r.followups_open += n;

@@ -211,10 +211,11 @@ impl crate::db::Store {
                 "uploads" => "sha256",
                 _ => "id",
             };
-            let rows: Vec<(String, String)> =
-                sqlx::query_as(&format!("SELECT CAST({key} AS TEXT), {column} FROM {table} WHERE {column} LIKE 'pd1:%'"))
-                    .fetch_all(tx.conn())
-                    .await?;
+            let rows: Vec<(String, String)> = sqlx::query_as(&format!(
+                "SELECT CAST({key} AS TEXT), {column} FROM {table} WHERE {column} LIKE 'pd1:%'"
+            ))
+            .fetch_all(tx.conn())
+            .await?;
             for (id, sealed) in rows {
                 if Vault::key_of(&sealed) == Some(vault.current_key()) {
                     continue;

@@ -24,7 +24,10 @@ impl CurrentCitizen {
         if !self.via_cookie || token == self.citizen.csrf {
             Ok(())
         } else {
-            Err(ApiError::Forbidden { zh: "表单已过期，请刷新页面后重试".into(), en: "the form expired; reload the page and retry".into() })
+            Err(ApiError::Forbidden {
+                zh: "表单已过期，请刷新页面后重试".into(),
+                en: "the form expired; reload the page and retry".into(),
+            })
         }
     }
 }

@@ -76,7 +76,9 @@ impl AppState {
 
 /// The listener the application serves on, with Nagle's algorithm off: live streams send small
 /// writes one after another, and with it on each would wait for the client's delayed ACK (≈40 ms).
-pub fn listener(l: tokio::net::TcpListener) -> axum::serve::TapIo<tokio::net::TcpListener, fn(&mut tokio::net::TcpStream)> {
+pub fn listener(
+    l: tokio::net::TcpListener,
+) -> axum::serve::TapIo<tokio::net::TcpListener, fn(&mut tokio::net::TcpStream)> {
     use axum::serve::ListenerExt;
     fn no_delay(tcp: &mut tokio::net::TcpStream) {
         let _ = tcp.set_nodelay(true);
@@ -85,7 +87,9 @@ pub fn listener(l: tokio::net::TcpListener) -> axum::serve::TapIo<tokio::net::Tc
 }
 
 /// The application as a service that knows each connection's peer address (rate limits use it).
-pub fn service(state: AppState) -> axum::extract::connect_info::IntoMakeServiceWithConnectInfo<Router, std::net::SocketAddr> {
+pub fn service(
+    state: AppState,
+) -> axum::extract::connect_info::IntoMakeServiceWithConnectInfo<Router, std::net::SocketAddr> {
     router(state).into_make_service_with_connect_info::<std::net::SocketAddr>()
 }
 

@@ -24,8 +24,16 @@ impl FormParts {
 fn too_large() -> ApiError {
     ApiError::bad(
         Some("files"),
-        format!("上传内容过大：单个文件不超过{}MB，一次合计不超过{}MB", MAX_UPLOAD_BYTES >> 20, UPLOAD_BODY_LIMIT >> 20),
-        format!("the upload is too large: at most {} MB a file, {} MB in all", MAX_UPLOAD_BYTES >> 20, UPLOAD_BODY_LIMIT >> 20),
+        format!(
+            "上传内容过大：单个文件不超过{}MB，一次合计不超过{}MB",
+            MAX_UPLOAD_BYTES >> 20,
+            UPLOAD_BODY_LIMIT >> 20
+        ),
+        format!(
+            "the upload is too large: at most {} MB a file, {} MB in all",
+            MAX_UPLOAD_BYTES >> 20,
+            UPLOAD_BODY_LIMIT >> 20
+        ),
     )
 }
 
@@ -36,14 +44,26 @@ pub async fn read_form(mut mp: Multipart) -> Result<FormParts, ApiError> {
             Ok(Some(f)) => f,
             Ok(None) => break,
             Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => return Err(too_large()),
-            Err(e) => return Err(ApiError::bad(Some("files"), format!("上传内容不完整：{}", e.body_text()), format!("the upload is malformed: {}", e.body_text()))),
+            Err(e) => {
+                return Err(ApiError::bad(
+                    Some("files"),
+                    format!("上传内容不完整：{}", e.body_text()),
+                    format!("the upload is malformed: {}", e.body_text()),
+                ))
+            }
         };
         let name = field.name().unwrap_or_default().to_string();
         let file_name = field.file_name().map(str::to_string);
         let bytes = match field.bytes().await {
             Ok(b) => b,
             Err(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => return Err(too_large()),
-            Err(e) => return Err(ApiError::bad(Some(&name), format!("上传中断：{}", e.body_text()), format!("the upload was cut short: {}", e.body_text()))),
+            Err(e) => {
+                return Err(ApiError::bad(
+                    Some(&name),
+                    format!("上传中断：{}", e.body_text()),
+                    format!("the upload was cut short: {}", e.body_text()),
+                ))
+            }
         };
         match file_name {
             Some(f) if f.is_empty() && bytes.is_empty() => {}
@@ -52,8 +72,9 @@ pub async fn read_form(mut mp: Multipart) -> Result<FormParts, ApiError> {
                 if out.fields.len() > 200 {
                     return Err(ApiError::bad(None, "表单字段过多", "too many form fields"));
                 }
-                let text = String::from_utf8(bytes.to_vec())
-                    .map_err(|_| ApiError::bad(Some(&name), "表单内容不是有效的文字", "a form field is not valid text"))?;
+                let text = String::from_utf8(bytes.to_vec()).map_err(|_| {
+                    ApiError::bad(Some(&name), "表单内容不是有效的文字", "a form field is not valid text")
+                })?;
                 out.fields.push((name, text));
             }
         }
@@ -68,7 +89,11 @@ impl<S: Send + Sync> axum::extract::FromRequest<S> for Upload {
     type Rejection = ApiError;
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
         let mp = Multipart::from_request(req, state).await.map_err(|e| {
-            ApiError::bad(None, format!("请以 multipart/form-data 提交：{}", e.body_text()), format!("send multipart/form-data: {}", e.body_text()))
+            ApiError::bad(
+                None,
+                format!("请以 multipart/form-data 提交：{}", e.body_text()),
+                format!("send multipart/form-data: {}", e.body_text()),
+            )
         })?;
         Ok(Upload(read_form(mp).await?))
     }
@@ -112,7 +137,11 @@ pub fn material_files(parts: &FormParts, materials: &[String]) -> Result<Vec<one
             field.strip_prefix("files.").map(str::to_string)
         };
         let material = material.ok_or_else(|| {
-            ApiError::bad(Some(field), format!("文件字段“{field}”不对应任何材料"), format!("file field \"{field}\" names no material"))
+            ApiError::bad(
+                Some(field),
+                format!("文件字段“{field}”不对应任何材料"),
+                format!("file field \"{field}\" names no material"),
+            )
         })?;
         out.push(onewindow_store::NewUpload { material, file_name: file_name.clone(), bytes: bytes.clone() });
     }

@@ -11,7 +11,7 @@ use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use onewindow_core::ids::PhoneNumber;
-use onewindow_store::{ActionInput, AppointmentView, ApplicationView, CaseView, DeliveryChoice, FileView};
+use onewindow_store::{ActionInput, ApplicationView, AppointmentView, CaseView, DeliveryChoice, FileView};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -179,7 +179,12 @@ pub async fn applications(State(s): State<AppState>, me: CurrentCitizen) -> ApiR
     Ok(Json(s.store.applications_of(&me.citizen).await?))
 }
 
-async fn save(s: &AppState, me: &CurrentCitizen, id: Option<i64>, parts: &crate::upload::FormParts) -> ApiResult<ApplicationView> {
+async fn save(
+    s: &AppState,
+    me: &CurrentCitizen,
+    id: Option<i64>,
+    parts: &crate::upload::FormParts,
+) -> ApiResult<ApplicationView> {
     if me.via_cookie {
         me.check_csrf(parts.get("csrf").unwrap_or_default())?;
     }
@@ -187,11 +192,13 @@ async fn save(s: &AppState, me: &CurrentCitizen, id: Option<i64>, parts: &crate:
         Some(id) => s.store.application(&me.citizen, id).await?.item_code,
         None => parts.get("item").unwrap_or_default().trim().to_string(),
     };
-    let item = s
-        .store
-        .item(&code)
-        .await
-        .map_err(|_| ApiError::Invalid(onewindow_core::Invalid::one(onewindow_core::FieldError::new("item", format!("事项“{code}”不存在"), format!("item \"{code}\" does not exist")))))?;
+    let item = s.store.item(&code).await.map_err(|_| {
+        ApiError::Invalid(onewindow_core::Invalid::one(onewindow_core::FieldError::new(
+            "item",
+            format!("事项“{code}”不存在"),
+            format!("item \"{code}\" does not exist"),
+        )))
+    })?;
     let (input, uploads) = application_input(parts, &item.item)?;
     let submit = matches!(parts.get("submit"), Some("1" | "true" | "yes"));
     Ok(s.store.save_application(&me.citizen, id, &code, &input, &uploads, submit, None).await?)
@@ -201,14 +208,22 @@ async fn save(s: &AppState, me: &CurrentCitizen, id: Option<i64>, parts: &crate:
 /// `answers.<key>`, `delivery.method|recipient|address`, files `file.<n>`; `submit=1` submits at once.
 #[utoipa::path(post, path = "/api/v1/citizen/applications", tag = "citizen",
     responses((status = 201), (status = 400), (status = 401), (status = 422)))]
-pub async fn create_application(State(s): State<AppState>, me: CurrentCitizen, Upload(parts): Upload) -> ApiResult<Response> {
+pub async fn create_application(
+    State(s): State<AppState>,
+    me: CurrentCitizen,
+    Upload(parts): Upload,
+) -> ApiResult<Response> {
     let v = save(&s, &me, None, &parts).await?;
     Ok((StatusCode::CREATED, Json(v)).into_response())
 }
 
 #[utoipa::path(get, path = "/api/v1/citizen/applications/{id}", tag = "citizen", params(("id" = i64, Path)),
     responses((status = 200), (status = 404)))]
-pub async fn application(State(s): State<AppState>, me: CurrentCitizen, Path(id): Path<i64>) -> ApiResult<Json<ApplicationView>> {
+pub async fn application(
+    State(s): State<AppState>,
+    me: CurrentCitizen,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<ApplicationView>> {
     Ok(Json(s.store.application(&me.citizen, id).await?))
 }
 
@@ -227,7 +242,11 @@ pub async fn update_application(
 /// Discard a draft.
 #[utoipa::path(delete, path = "/api/v1/citizen/applications/{id}", tag = "citizen", params(("id" = i64, Path)),
     responses((status = 204), (status = 404), (status = 409)))]
-pub async fn discard_application(State(s): State<AppState>, me: CurrentCitizen, Path(id): Path<i64>) -> ApiResult<StatusCode> {
+pub async fn discard_application(
+    State(s): State<AppState>,
+    me: CurrentCitizen,
+    Path(id): Path<i64>,
+) -> ApiResult<StatusCode> {
     s.store.discard_draft(&me.citizen, id, None).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -235,7 +254,11 @@ pub async fn discard_application(State(s): State<AppState>, me: CurrentCitizen, 
 /// Remove one file from a draft.
 #[utoipa::path(delete, path = "/api/v1/citizen/applications/{id}/files/{file}", tag = "citizen",
     params(("id" = i64, Path), ("file" = i64, Path)), responses((status = 204), (status = 404), (status = 409)))]
-pub async fn remove_file(State(s): State<AppState>, me: CurrentCitizen, Path((id, file)): Path<(i64, i64)>) -> ApiResult<StatusCode> {
+pub async fn remove_file(
+    State(s): State<AppState>,
+    me: CurrentCitizen,
+    Path((id, file)): Path<(i64, i64)>,
+) -> ApiResult<StatusCode> {
     s.store.discard_draft(&me.citizen, id, Some(file)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -243,7 +266,11 @@ pub async fn remove_file(State(s): State<AppState>, me: CurrentCitizen, Path((id
 /// A file the citizen uploaded (its bytes, checked against its SHA-256 address).
 #[utoipa::path(get, path = "/api/v1/citizen/applications/{id}/files/{file}", tag = "citizen",
     params(("id" = i64, Path), ("file" = i64, Path)), responses((status = 200), (status = 404)))]
-pub async fn download_file(State(s): State<AppState>, me: CurrentCitizen, Path((id, file)): Path<(i64, i64)>) -> ApiResult<Response> {
+pub async fn download_file(
+    State(s): State<AppState>,
+    me: CurrentCitizen,
+    Path((id, file)): Path<(i64, i64)>,
+) -> ApiResult<Response> {
     let (f, bytes) = s.store.draft_file(&me.citizen, id, file).await?;
     Ok(file_response(&f, bytes))
 }
@@ -284,7 +311,8 @@ pub async fn slots(State(s): State<AppState>, Query(q): Query<SlotQuery>) -> Api
     let place = hall_of(&s, q.place.as_deref())?;
     let day = chrono::NaiveDate::parse_from_str(q.day.trim(), "%Y-%m-%d")
         .map_err(|_| ApiError::bad(Some("day"), "日期格式应为 YYYY-MM-DD", "day must be YYYY-MM-DD"))?;
-    let days: Vec<String> = s.store.appointment_days(onewindow_store::now_ms())?.iter().map(|d| d.to_string()).collect();
+    let days: Vec<String> =
+        s.store.appointment_days(onewindow_store::now_ms())?.iter().map(|d| d.to_string()).collect();
     Ok(Json(json!({"days": days, "slots": s.store.appointment_slots(&place, &q.queue, day).await?})))
 }
 
@@ -314,7 +342,11 @@ pub async fn book(State(s): State<AppState>, me: CurrentCitizen, Json(r): Json<B
 
 #[utoipa::path(delete, path = "/api/v1/citizen/appointments/{id}", tag = "citizen", params(("id" = i64, Path)),
     responses((status = 200), (status = 404), (status = 409)))]
-pub async fn cancel_booking(State(s): State<AppState>, me: CurrentCitizen, Path(id): Path<i64>) -> ApiResult<Json<AppointmentView>> {
+pub async fn cancel_booking(
+    State(s): State<AppState>,
+    me: CurrentCitizen,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<AppointmentView>> {
     Ok(Json(s.store.cancel_appointment(&me.citizen, id).await?))
 }
 

@@ -21,7 +21,11 @@ pub struct FollowupQuery {
 /// Follow-ups of dissatisfied ratings: an approver sees their department's, leaders and admins the
 /// county's.
 #[utoipa::path(get, path = "/api/v1/followups", tag = "ratings", params(FollowupQuery), responses((status = 200), (status = 403)))]
-pub async fn followups(State(s): State<AppState>, me: CurrentStaff, Query(q): Query<FollowupQuery>) -> ApiResult<Json<Vec<FollowupView>>> {
+pub async fn followups(
+    State(s): State<AppState>,
+    me: CurrentStaff,
+    Query(q): Query<FollowupQuery>,
+) -> ApiResult<Json<Vec<FollowupView>>> {
     me.require(&[Role::Approver, Role::Leader, Role::Admin])?;
     let by = case_actor(&s, &me).await?;
     Ok(Json(s.store.followups(&by, q.open.unwrap_or(true)).await?))
@@ -58,7 +62,11 @@ pub async fn report(State(s): State<AppState>, me: CurrentStaff) -> ApiResult<Js
 /// A file of a case's online application, for staff who may see the case.
 #[utoipa::path(get, path = "/api/v1/cases/{id}/files/{file}", tag = "cases", params(("id" = i64, Path), ("file" = i64, Path)),
     responses((status = 200), (status = 403), (status = 404)))]
-pub async fn case_file(State(s): State<AppState>, me: CurrentStaff, Path((id, file)): Path<(i64, i64)>) -> ApiResult<Response> {
+pub async fn case_file(
+    State(s): State<AppState>,
+    me: CurrentStaff,
+    Path((id, file)): Path<(i64, i64)>,
+) -> ApiResult<Response> {
     let by = case_actor(&s, &me).await?;
     s.store.case_for(id, Some(&by)).await?;
     let (f, bytes) = s.store.case_file(id, file).await?;

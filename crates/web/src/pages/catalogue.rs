@@ -177,7 +177,8 @@ impl ItemPage {
         self.i.trip_level == TripLevel::Zero
     }
     fn online(&self) -> bool {
-        self.i.has_channel(onewindow_core::catalogue::Channel::Online) || self.i.has_channel(onewindow_core::catalogue::Channel::Mobile)
+        self.i.has_channel(onewindow_core::catalogue::Channel::Online)
+            || self.i.has_channel(onewindow_core::catalogue::Channel::Mobile)
     }
 }
 

@@ -31,7 +31,11 @@ struct FollowupsPage {
 
 impl FollowupsPage {
     fn score_name(&self, score: &i64) -> &'static str {
-        RATING_NAMES.iter().find(|(s, _, _)| s == score).map(|(_, zh, en)| if self.t.en { *en } else { *zh }).unwrap_or("")
+        RATING_NAMES
+            .iter()
+            .find(|(s, _, _)| s == score)
+            .map(|(_, zh, en)| if self.t.en { *en } else { *zh })
+            .unwrap_or("")
     }
     fn pct(&self, share: &f64) -> String {
         format!("{:.0}%", share * 100.0)
@@ -59,8 +63,10 @@ async fn page(s: &AppState, t: Tr, me: &crate::auth::CurrentStaff, error: Option
     match load.await {
         Ok((all, ratings)) => {
             let (open, closed) = all.into_iter().partition(|f| f.state == "open");
-            let status = if error.is_some() { axum::http::StatusCode::UNPROCESSABLE_ENTITY } else { axum::http::StatusCode::OK };
-            (status, render(&FollowupsPage { nav: Nav::of(me, "followups"), t, open, closed, ratings, error })).into_response()
+            let status =
+                if error.is_some() { axum::http::StatusCode::UNPROCESSABLE_ENTITY } else { axum::http::StatusCode::OK };
+            (status, render(&FollowupsPage { nav: Nav::of(me, "followups"), t, open, closed, ratings, error }))
+                .into_response()
         }
         Err(e) => error_page(t, e),
     }
@@ -82,7 +88,13 @@ struct CloseForm {
     note: String,
 }
 
-async fn close(State(s): State<AppState>, t: Tr, MaybeStaff(me): MaybeStaff, Path(id): Path<i64>, Form(f): Form<CloseForm>) -> Response {
+async fn close(
+    State(s): State<AppState>,
+    t: Tr,
+    MaybeStaff(me): MaybeStaff,
+    Path(id): Path<i64>,
+    Form(f): Form<CloseForm>,
+) -> Response {
     let (t, me) = match staff_only(t, me, &ROLES) {
         Ok(v) => v,
         Err(r) => return r,

@@ -14,7 +14,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use onewindow_core::flow::Holder;
 use onewindow_core::ids::PhoneNumber;
-use onewindow_store::{AppointmentView, ApplicationView, CaseView, DataUse, SlotView};
+use onewindow_store::{ApplicationView, AppointmentView, CaseView, DataUse, SlotView};
 use serde::Deserialize;
 
 pub fn routes() -> Router<AppState> {
@@ -41,7 +41,8 @@ impl Problems {
         let pick = |zh: &str, eng: &str| if en { eng.to_string() } else { zh.to_string() };
         let fields = match e {
             ApiError::Invalid(inv) => inv.0.iter().map(|f| (f.field.clone(), pick(&f.zh, &f.en))).collect(),
-            ApiError::Conflict { field: Some(f), zh, en: eng } | ApiError::BadRequest { field: Some(f), zh, en: eng } => {
+            ApiError::Conflict { field: Some(f), zh, en: eng }
+            | ApiError::BadRequest { field: Some(f), zh, en: eng } => {
                 vec![(f.clone(), pick(zh, eng))]
             }
             ApiError::TooMany { field, zh, en: eng, .. } => vec![(field.clone(), pick(zh, eng))],
@@ -64,6 +65,7 @@ pub fn to_my_login(path: &str) -> Response {
 }
 
 /// The citizen, or the way to sign in.
+#[allow(clippy::result_large_err)] // the error is the page to answer with
 pub fn signed_in(me: MaybeCitizen, t: &Tr) -> Result<CurrentCitizen, Response> {
     me.0.ok_or_else(|| to_my_login(&t.path))
 }
@@ -107,10 +109,17 @@ struct CodeForm {
     next: String,
 }
 
-async fn send_code(State(s): State<AppState>, t: Tr, ClientAddress(addr): ClientAddress, Form(f): Form<CodeForm>) -> Response {
+async fn send_code(
+    State(s): State<AppState>,
+    t: Tr,
+    ClientAddress(addr): ClientAddress,
+    Form(f): Form<CodeForm>,
+) -> Response {
     let next = safe_next(Some(&f.next));
     let result = match PhoneNumber::parse(&f.phone) {
-        Ok(p) => s.store.request_login_code(&p, &addr, &crate::api::portal::sms_sign(&s).await).await.map_err(ApiError::from),
+        Ok(p) => {
+            s.store.request_login_code(&p, &addr, &crate::api::portal::sms_sign(&s).await).await.map_err(ApiError::from)
+        }
         Err(e) => Err(ApiError::from(e)),
     };
     match result {
@@ -139,7 +148,11 @@ struct SignInForm {
 async fn login(State(s): State<AppState>, t: Tr, Form(f): Form<SignInForm>) -> Response {
     let next = safe_next(Some(&f.next));
     let result = match PhoneNumber::parse(&f.phone) {
-        Ok(p) => s.store.sign_in_citizen(&p, f.code.chars().take(20).collect::<String>().as_str()).await.map_err(ApiError::from),
+        Ok(p) => s
+            .store
+            .sign_in_citizen(&p, f.code.chars().take(20).collect::<String>().as_str())
+            .await
+            .map_err(ApiError::from),
         Err(e) => Err(ApiError::from(e)),
     };
     match result {
@@ -200,8 +213,12 @@ pub fn next_step(t: &Tr, v: &CaseView) -> String {
         return t.t("已办结", "Finished").into();
     }
     match (v.holder, v.state.as_str()) {
-        (_, "submitted") => t.t("等待工作人员预审（1个工作日内）", "Waiting for pre-review by staff (within 1 working day)").into(),
-        (_, "shipped") => t.t("结果已寄出，收到后请确认签收", "The result is on its way; confirm when it arrives").into(),
+        (_, "submitted") => {
+            t.t("等待工作人员预审（1个工作日内）", "Waiting for pre-review by staff (within 1 working day)").into()
+        }
+        (_, "shipped") => {
+            t.t("结果已寄出，收到后请确认签收", "The result is on its way; confirm when it arrives").into()
+        }
         (Holder::Citizen, _) => t.t("请按要求补正材料", "Please send the corrections asked for").into(),
         (Holder::Department, _) => {
             if t.en {
@@ -210,7 +227,9 @@ pub fn next_step(t: &Tr, v: &CaseView) -> String {
                 format!("{}审批中", v.department_name)
             }
         }
-        (Holder::Window, _) => t.t("结果已出，按您选择的方式送达", "The result is ready and will reach you as you chose").into(),
+        (Holder::Window, _) => {
+            t.t("结果已出，按您选择的方式送达", "The result is ready and will reach you as you chose").into()
+        }
     }
 }
 
@@ -293,8 +312,12 @@ async fn appointments_page(
     let place = s.default_place.clone();
     let queues: Vec<(String, String)> =
         s.store.queues(&place).await?.into_iter().map(|q| (q.code.clone(), q.name.clone())).collect();
-    let days: Vec<String> = s.store.appointment_days(onewindow_store::now_ms())?.iter().map(|d| d.to_string()).collect();
-    let queue = queue.filter(|q| queues.iter().any(|(c, _)| c == q)).or_else(|| queues.first().map(|q| q.0.clone())).unwrap_or_default();
+    let days: Vec<String> =
+        s.store.appointment_days(onewindow_store::now_ms())?.iter().map(|d| d.to_string()).collect();
+    let queue = queue
+        .filter(|q| queues.iter().any(|(c, _)| c == q))
+        .or_else(|| queues.first().map(|q| q.0.clone()))
+        .unwrap_or_default();
     let day = day.filter(|d| days.contains(d)).or_else(|| days.first().cloned()).unwrap_or_default();
     let slots = match chrono::NaiveDate::parse_from_str(&day, "%Y-%m-%d") {
         Ok(d) if !queue.is_empty() => s.store.appointment_slots(&place, &queue, d).await?,
@@ -338,8 +361,12 @@ async fn book(State(s): State<AppState>, t: Tr, me: MaybeCitizen, Form(f): Form<
     }
     let place = s.default_place.clone();
     match s.store.book_appointment(&me.citizen, &place, &f.queue, &f.day, &f.slot, None).await {
-        Ok(_) => Redirect::to(&format!("/my/appointments?booked=1&queue={}&day={}", super::encode_path(&f.queue), super::encode_path(&f.day)))
-            .into_response(),
+        Ok(_) => Redirect::to(&format!(
+            "/my/appointments?booked=1&queue={}&day={}",
+            super::encode_path(&f.queue),
+            super::encode_path(&f.day)
+        ))
+        .into_response(),
         Err(e) => {
             let e = ApiError::from(e);
             let problems = Problems::new(&e, t.en);

@@ -98,7 +98,11 @@ fn page_for(
         .map(|f| {
             let name = format!("answers.{}", f.key);
             let value = from_parts(&name)
-                .or_else(|| draft.and_then(|d| d.answers.get(&f.key)).map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))
+                .or_else(|| {
+                    draft
+                        .and_then(|d| d.answers.get(&f.key))
+                        .map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))
+                })
                 .unwrap_or_default();
             Input {
                 label: if t.en && !f.label_en.is_empty() { f.label_en.clone() } else { f.label.clone() },
@@ -123,7 +127,9 @@ fn page_for(
             index,
             name: m.name.clone(),
             key: m.key,
-            files: draft.map(|d| d.files.iter().filter(|f| f.material == m.name).cloned().collect()).unwrap_or_default(),
+            files: draft
+                .map(|d| d.files.iter().filter(|f| f.material == m.name).cloned().collect())
+                .unwrap_or_default(),
         })
         .collect();
     let delivery = match parts.and_then(|p| p.get("delivery.method")) {
@@ -132,11 +138,17 @@ fn page_for(
             recipient: from_parts("delivery.recipient").unwrap_or_default(),
             address: from_parts("delivery.address").unwrap_or_default(),
         },
-        None => draft.and_then(|d| d.delivery.clone()).unwrap_or(DeliveryChoice { method: "electronic".into(), ..Default::default() }),
+        None => draft
+            .and_then(|d| d.delivery.clone())
+            .unwrap_or(DeliveryChoice { method: "electronic".into(), ..Default::default() }),
     };
     ApplyPage {
-        applicant_name: from_parts("applicant_name").or_else(|| draft.map(|d| d.applicant_name.clone())).unwrap_or_default(),
-        applicant_id_number: from_parts("applicant_id_number").or_else(|| draft.map(|d| d.applicant_id_number.clone())).unwrap_or_default(),
+        applicant_name: from_parts("applicant_name")
+            .or_else(|| draft.map(|d| d.applicant_name.clone()))
+            .unwrap_or_default(),
+        applicant_id_number: from_parts("applicant_id_number")
+            .or_else(|| draft.map(|d| d.applicant_id_number.clone()))
+            .unwrap_or_default(),
         draft: draft.map(|d| d.id),
         t,
         me,
@@ -155,7 +167,13 @@ struct ApplyQuery {
     saved: Option<String>,
 }
 
-async fn apply_form(State(s): State<AppState>, t: Tr, me: MaybeCitizen, Path(code): Path<String>, Query(q): Query<ApplyQuery>) -> Response {
+async fn apply_form(
+    State(s): State<AppState>,
+    t: Tr,
+    me: MaybeCitizen,
+    Path(code): Path<String>,
+    Query(q): Query<ApplyQuery>,
+) -> Response {
     let me = match signed_in(me, &t) {
         Ok(m) => m,
         Err(r) => return r,
@@ -165,7 +183,14 @@ async fn apply_form(State(s): State<AppState>, t: Tr, me: MaybeCitizen, Path(cod
         Err(e) => return error_page(t, e.into()),
     };
     if !item.item.has_channel(Channel::Online) && !item.item.has_channel(Channel::Mobile) {
-        return error_page(t, ApiError::bad(Some("item"), "该事项不能网上申请，请预约到窗口办理", "this item cannot be applied for online; book a window appointment"));
+        return error_page(
+            t,
+            ApiError::bad(
+                Some("item"),
+                "该事项不能网上申请，请预约到窗口办理",
+                "this item cannot be applied for online; book a window appointment",
+            ),
+        );
     }
     let draft = match q.draft {
         Some(id) => match s.store.application(&me.citizen, id).await {
@@ -177,7 +202,13 @@ async fn apply_form(State(s): State<AppState>, t: Tr, me: MaybeCitizen, Path(cod
     render(&page_for(t, me, item, draft.as_ref(), None, Problems::default(), q.saved.is_some()))
 }
 
-async fn apply(State(s): State<AppState>, t: Tr, me: MaybeCitizen, Path(code): Path<String>, mp: Multipart) -> Response {
+async fn apply(
+    State(s): State<AppState>,
+    t: Tr,
+    me: MaybeCitizen,
+    Path(code): Path<String>,
+    mp: Multipart,
+) -> Response {
     let me = match signed_in(me, &t) {
         Ok(m) => m,
         Err(r) => return r,
@@ -208,8 +239,11 @@ async fn apply(State(s): State<AppState>, t: Tr, me: MaybeCitizen, Path(code): P
     };
     match result {
         Ok(app) => match (&app.case_number, submit) {
-            (Some(n), true) => Redirect::to(&format!("/my/cases/{}?submitted=1", super::encode_path(n))).into_response(),
-            _ => Redirect::to(&format!("/my/apply/{}?draft={}&saved=1", super::encode_path(&code), app.id)).into_response(),
+            (Some(n), true) => {
+                Redirect::to(&format!("/my/cases/{}?submitted=1", super::encode_path(n))).into_response()
+            }
+            _ => Redirect::to(&format!("/my/apply/{}?draft={}&saved=1", super::encode_path(&code), app.id))
+                .into_response(),
         },
         Err(e) => {
             let draft = match draft_id {
@@ -230,7 +264,13 @@ struct CsrfForm {
     file: Option<i64>,
 }
 
-async fn discard(State(s): State<AppState>, t: Tr, me: MaybeCitizen, Path(id): Path<i64>, Form(f): Form<CsrfForm>) -> Response {
+async fn discard(
+    State(s): State<AppState>,
+    t: Tr,
+    me: MaybeCitizen,
+    Path(id): Path<i64>,
+    Form(f): Form<CsrfForm>,
+) -> Response {
     let me = match signed_in(me, &t) {
         Ok(m) => m,
         Err(r) => return r,
@@ -248,7 +288,12 @@ async fn discard(State(s): State<AppState>, t: Tr, me: MaybeCitizen, Path(id): P
     }
 }
 
-async fn draft_file(State(s): State<AppState>, t: Tr, me: MaybeCitizen, Path((id, file)): Path<(i64, i64)>) -> Response {
+async fn draft_file(
+    State(s): State<AppState>,
+    t: Tr,
+    me: MaybeCitizen,
+    Path((id, file)): Path<(i64, i64)>,
+) -> Response {
     let me = match signed_in(me, &t) {
         Ok(m) => m,
         Err(r) => return r,
@@ -319,7 +364,14 @@ struct CaseQuery {
     done: Option<String>,
 }
 
-async fn case_page_for(s: &AppState, t: Tr, me: CurrentCitizen, number: &str, problems: Problems, notice: String) -> Response {
+async fn case_page_for(
+    s: &AppState,
+    t: Tr,
+    me: CurrentCitizen,
+    number: &str,
+    problems: Problems,
+    notice: String,
+) -> Response {
     if number.is_empty() || number.len() > 40 {
         return not_theirs(t);
     }
@@ -342,14 +394,24 @@ async fn case_page_for(s: &AppState, t: Tr, me: CurrentCitizen, number: &str, pr
     let next = next_step(&t, &v);
     match case_vm(s, &t, v, None).await {
         Ok(c) => {
-            let status = if problems.summary.is_some() { axum::http::StatusCode::UNPROCESSABLE_ENTITY } else { axum::http::StatusCode::OK };
+            let status = if problems.summary.is_some() {
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY
+            } else {
+                axum::http::StatusCode::OK
+            };
             (status, render(&CasePage { t, me, c, next, files, choice, rating, problems, notice })).into_response()
         }
         Err(e) => error_page(t, e),
     }
 }
 
-async fn case_page(State(s): State<AppState>, t: Tr, me: MaybeCitizen, Path(number): Path<String>, Query(q): Query<CaseQuery>) -> Response {
+async fn case_page(
+    State(s): State<AppState>,
+    t: Tr,
+    me: MaybeCitizen,
+    Path(number): Path<String>,
+    Query(q): Query<CaseQuery>,
+) -> Response {
     let me = match signed_in(me, &t) {
         Ok(m) => m,
         Err(r) => return r,
@@ -383,7 +445,13 @@ struct ActForm {
     action: String,
 }
 
-async fn act(State(s): State<AppState>, t: Tr, me: MaybeCitizen, Path(number): Path<String>, Form(f): Form<ActForm>) -> Response {
+async fn act(
+    State(s): State<AppState>,
+    t: Tr,
+    me: MaybeCitizen,
+    Path(number): Path<String>,
+    Form(f): Form<ActForm>,
+) -> Response {
     let me = match signed_in(me, &t) {
         Ok(m) => m,
         Err(r) => return r,
@@ -412,7 +480,13 @@ struct DeliveryForm {
     address: String,
 }
 
-async fn delivery(State(s): State<AppState>, t: Tr, me: MaybeCitizen, Path(number): Path<String>, Form(f): Form<DeliveryForm>) -> Response {
+async fn delivery(
+    State(s): State<AppState>,
+    t: Tr,
+    me: MaybeCitizen,
+    Path(number): Path<String>,
+    Form(f): Form<DeliveryForm>,
+) -> Response {
     let me = match signed_in(me, &t) {
         Ok(m) => m,
         Err(r) => return r,
@@ -435,7 +509,13 @@ struct RatingForm {
     comment: String,
 }
 
-async fn rate(State(s): State<AppState>, t: Tr, me: MaybeCitizen, Path(number): Path<String>, Form(f): Form<RatingForm>) -> Response {
+async fn rate(
+    State(s): State<AppState>,
+    t: Tr,
+    me: MaybeCitizen,
+    Path(number): Path<String>,
+    Form(f): Form<RatingForm>,
+) -> Response {
     let me = match signed_in(me, &t) {
         Ok(m) => m,
         Err(r) => return r,
@@ -448,7 +528,13 @@ async fn rate(State(s): State<AppState>, t: Tr, me: MaybeCitizen, Path(number): 
     after(&s, t, me, &number, r).await
 }
 
-async fn correction(State(s): State<AppState>, t: Tr, me: MaybeCitizen, Path(number): Path<String>, mp: Multipart) -> Response {
+async fn correction(
+    State(s): State<AppState>,
+    t: Tr,
+    me: MaybeCitizen,
+    Path(number): Path<String>,
+    mp: Multipart,
+) -> Response {
     let me = match signed_in(me, &t) {
         Ok(m) => m,
         Err(r) => return r,
@@ -467,7 +553,11 @@ async fn correction(State(s): State<AppState>, t: Tr, me: MaybeCitizen, Path(num
         if files.is_empty() {
             return Err(ApiError::bad(Some("files"), "请选择补正材料文件", "choose the files of the correction"));
         }
-        let input = ActionInput { action: "supplement".into(), comment: parts.get("comment").unwrap_or_default().trim().into(), data: json!({}) };
+        let input = ActionInput {
+            action: "supplement".into(),
+            comment: parts.get("comment").unwrap_or_default().trim().into(),
+            data: json!({}),
+        };
         s.store.citizen_act(&me.citizen, &number, &input, &files, None).await?;
         Ok(())
     }
@@ -475,7 +565,12 @@ async fn correction(State(s): State<AppState>, t: Tr, me: MaybeCitizen, Path(num
     after(&s, t, me, &number, r).await
 }
 
-async fn case_file(State(s): State<AppState>, t: Tr, me: MaybeCitizen, Path((number, file)): Path<(String, i64)>) -> Response {
+async fn case_file(
+    State(s): State<AppState>,
+    t: Tr,
+    me: MaybeCitizen,
+    Path((number, file)): Path<(String, i64)>,
+) -> Response {
     let me = match signed_in(me, &t) {
         Ok(m) => m,
         Err(r) => return r,
