@@ -9,6 +9,11 @@ use std::process::Command;
 
 /// Runs `tests/browser/<script>.mjs` against the app and fails the test with its output if it fails.
 pub async fn run_script(app: &TestApp, script: &str) {
+    run_script_env(app, script, &[]).await
+}
+
+/// Runs a script with extra environment variables (e.g. where the stand-in SMS provider's inbox is).
+pub async fn run_script_env(app: &TestApp, script: &str, env: &[(&str, String)]) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
     assert!(
         root.join("node_modules/playwright-core").exists(),
@@ -16,8 +21,9 @@ pub async fn run_script(app: &TestApp, script: &str) {
     );
     let base = app.base.clone();
     let path = root.join(format!("{script}.mjs"));
+    let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
     let out = tokio::task::spawn_blocking(move || {
-        Command::new("node").arg(&path).env("BASE_URL", &base).current_dir(&root).output()
+        Command::new("node").arg(&path).env("BASE_URL", &base).envs(env).current_dir(&root).output()
     })
     .await
     .unwrap()

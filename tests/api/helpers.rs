@@ -101,6 +101,17 @@ pub async fn spawn_with(db: Db, change: impl FnOnce(&mut seed::DemoCounty)) -> T
 }
 
 pub async fn serve(store: Store, dir: PathBuf, url: String) -> TestApp {
+    serve_with(store, dir, url, AppOptions::default()).await
+}
+
+/// Spawns the app on the demo county with its own options (an HTTP SMS gateway, say).
+pub async fn spawn_app_with(db: Db, opts: AppOptions) -> TestApp {
+    let (store, dir, url) = fresh_store(db).await;
+    store.load_county(&demo(), seed::DEMO_PASSWORD).await.unwrap();
+    serve_with(store, dir, url, opts).await
+}
+
+pub async fn serve_with(store: Store, dir: PathBuf, url: String, opts: AppOptions) -> TestApp {
     // Server-side errors show in the failing test's output.
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
@@ -108,7 +119,7 @@ pub async fn serve(store: Store, dir: PathBuf, url: String) -> TestApp {
         )
         .with_test_writer()
         .try_init();
-    let state = AppState::new(store.clone(), AppOptions::default()).await.unwrap();
+    let state = AppState::new(store.clone(), opts).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let app = onewindow_web::service(state);

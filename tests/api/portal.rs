@@ -273,7 +273,9 @@ async fn online_application_end_to_end(db: Db) {
     assert_eq!(report[0]["department"], "rlsbj");
     assert_eq!(report[0]["by_score"], json!([0, 0, 0, 0, 1]));
     assert_eq!(count(&app, "SELECT COUNT(*) FROM followups").await, 0, "a good rating opens no follow-up");
-    let counted = count(&app, "SELECT COALESCE(SUM(value), 0) FROM stat_counters WHERE metric = 'ratings_score'").await;
+    let counted =
+        count(&app, "SELECT CAST(COALESCE(SUM(value), 0) AS BIGINT) FROM stat_counters WHERE metric = 'ratings_score'")
+            .await;
     assert_eq!(counted, 5, "the rating reaches the dashboard counters");
 }
 
