@@ -1,12 +1,14 @@
 //! The dashboard's figures come from counters kept as events commit; each equals a direct count.
 
 use crate::backend_tests;
-use crate::helpers::{spawn_app, Db};
+use crate::helpers::{spawn_app, Db, TestApp};
+use onewindow_core::sheet::{read_grid, Format};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-async fn figures_equal_direct_counts(db: Db) {
-    let app = spawn_app(db).await;
+/// Tickets (five general, one social; two served, one no-show) and three cases (one closed, one
+/// rejected), as in a morning at the hall.
+async fn a_morning(app: &TestApp) {
     let acceptor = app.login("acceptor").await;
     let approver = app.login("approver").await;
     let post = |token: &str, path: &str, body: Value| {
@@ -57,7 +59,12 @@ async fn figures_equal_direct_counts(db: Db) {
     post(&approver, &format!("/api/v1/cases/{}/actions", ids[1]), json!({"action": "reject", "comment": "不符合条件"}))
         .await
         .unwrap();
+}
 
+async fn figures_equal_direct_counts(db: Db) {
+    let app = spawn_app(db).await;
+    a_morning(&app).await;
+    let acceptor = app.login("acceptor").await;
     let leader = app.login("leader").await;
     let r = app.client.get(app.url("/api/v1/dashboard")).bearer_auth(&leader).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
@@ -111,4 +118,169 @@ async fn figures_equal_direct_counts(db: Db) {
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 }
 
-backend_tests!(figures_equal_direct_counts);
+
+
+/// A JSON value as the sheet shows it: integers and decimals as written, none as an empty cell.
+fn cell(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        Value::Number(n) if n.is_i64() => n.to_string(),
+        Value::Number(n) => format!("{}", n.as_f64().unwrap()),
+        other => other.to_string(),
+    }
+}
+
+/// The rows a figure should hold, read from the dashboard's JSON.
+fn expected_rows(d: &Value, figure: &str) -> Vec<Vec<String>> {
+    let row = |v: &Value, keys: &[&str]| keys.iter().map(|k| cell(&v[*k])).collect::<Vec<_>>();
+    let each = |list: &Value, keys: &[&str]| list.as_array().unwrap().iter().map(|v| row(v, keys)).collect::<Vec<_>>();
+    let days = ["day", "tickets_issued", "tickets_served", "tickets_no_show", "cases_accepted", "cases_closed"];
+    match figure {
+        "hall" => vec![row(d, &["windows_open", "windows_busy", "windows_paused", "longest_wait_minutes"])],
+        "queues" => d["queues"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|q| vec![format!("{} {}", cell(&q["prefix"]), cell(&q["name"])), cell(&q["waiting"]), cell(&q["longest_wait_minutes"])])
+            .collect(),
+        "today" => vec![row(&d["today"], &days)],
+        "trips" => vec![row(
+            d,
+            &[
+                "zero_trip_item_share",
+                "zero_trip_volume_share",
+                "closed_cases",
+                "trips_per_closed_case",
+                "closed_with_zero_trips_share",
+                "closed_with_at_most_one_trip_share",
+            ],
+        )],
+        "departments" => {
+            each(&d["departments"], &["department", "accepted", "closed", "on_time", "late", "on_time_share", "overdue_open"])
+        }
+        "load" => each(&d["department_load"], &["name", "served", "mean_service_minutes", "service_minutes"]),
+        "balance" => vec![row(&d["load_balance"], &["busiest", "busiest_minutes", "idlest", "idlest_minutes", "ratio"])],
+        "townships" => d["townships"].as_array().unwrap().iter().map(|t| t.as_array().unwrap().iter().map(cell).collect()).collect(),
+        "trend" => each(&d["trend"], &days),
+        other => panic!("no expectation for {other}"),
+    }
+}
+
+async fn every_figure_downloads_as_csv_and_xlsx(db: Db) {
+    let app = spawn_app(db).await;
+    a_morning(&app).await;
+    let leader = app.login("leader").await;
+    let d: Value =
+        app.client.get(app.url("/api/v1/dashboard")).bearer_auth(&leader).send().await.unwrap().json().await.unwrap();
+    assert!(!d["department_load"].as_array().unwrap().is_empty(), "a ticket was served today: {d}");
+    for figure in ["hall", "queues", "today", "trips", "departments", "load", "balance", "townships", "trend"] {
+        let want = expected_rows(&d, figure);
+        assert!(!want.is_empty(), "{figure} has rows");
+        for (ext, format) in [("csv", Format::Csv), ("xlsx", Format::Xlsx)] {
+            let r = app
+                .client
+                .get(app.url(&format!("/api/v1/dashboard/figures/{figure}.{ext}")))
+                .bearer_auth(&leader)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::OK, "{figure}.{ext}");
+            let disposition = r.headers()["content-disposition"].to_str().unwrap().to_string();
+            assert!(disposition.contains(&format!("-{figure}.{ext}")), "{disposition}");
+            let grid = read_grid(format, &r.bytes().await.unwrap()).unwrap();
+            assert_eq!(grid.len(), want.len() + 1, "{figure}.{ext}: a header and one row per entry: {grid:?}");
+            assert!(grid[0].iter().all(|h| !h.is_empty()), "{figure}.{ext} header {:?}", grid[0]);
+            assert_eq!(grid[1..], want[..], "{figure}.{ext} equals the JSON figure");
+        }
+    }
+    // English headers on request.
+    let r = app.client.get(app.url("/api/v1/dashboard/figures/today.csv?lang=en")).bearer_auth(&leader).send().await.unwrap();
+    assert!(r.text().await.unwrap().starts_with("Day,Tickets"));
+    // Wrong names, formats, places and callers: clear 4xx, never a 500.
+    for (path, status, field) in [
+        ("/api/v1/dashboard/figures/nothing.csv", StatusCode::NOT_FOUND, None),
+        ("/api/v1/dashboard/figures/trend.pdf", StatusCode::BAD_REQUEST, Some("file")),
+        ("/api/v1/dashboard/figures/trend.csv?place=33", StatusCode::UNPROCESSABLE_ENTITY, Some("place")),
+        ("/api/v1/dashboard/figures/trend.csv?place=abc", StatusCode::UNPROCESSABLE_ENTITY, Some("place")),
+        ("/api/v1/dashboard/figures/trend.csv?place=330823", StatusCode::FORBIDDEN, None),
+    ] {
+        let r = app.client.get(app.url(path)).bearer_auth(&leader).send().await.unwrap();
+        assert_eq!(r.status(), status, "{path}");
+        let body: Value = r.json().await.unwrap();
+        assert!(body["message"].is_string() && body["message_en"].is_string(), "{path}: {body}");
+        if let Some(f) = field {
+            assert_eq!(body["field"], f, "{path}: {body}");
+        }
+    }
+    let acceptor = app.login("acceptor").await;
+    let r = app.client.get(app.url("/api/v1/dashboard/figures/trend.csv")).bearer_auth(&acceptor).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = app.client.get(app.url("/api/v1/dashboard/figures/trend.csv")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// Reads SSE events from a response until one named `name` whose data satisfies `ok`.
+async fn next_event(r: &mut reqwest::Response, buf: &mut String, name: &str, ok: impl Fn(&Value) -> bool) -> Value {
+    // A guard against hanging, not a timing assertion: the event comes within milliseconds.
+    tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        loop {
+            while let Some(end) = buf.find("\n\n") {
+                let event: String = buf.drain(..end + 2).collect();
+                if !event.lines().any(|l| l == format!("event: {name}")) {
+                    continue;
+                }
+                let data: String =
+                    event.lines().filter_map(|l| l.strip_prefix("data: ").or(l.strip_prefix("data:"))).collect::<Vec<_>>().join("\n");
+                let v: Value = serde_json::from_str(&data).unwrap_or(Value::String(data));
+                if ok(&v) {
+                    return v;
+                }
+            }
+            let chunk = r.chunk().await.unwrap().expect("the stream ended");
+            buf.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("no {name} event came"))
+}
+
+async fn the_stream_sends_a_new_snapshot_when_a_ticket_is_issued(db: Db) {
+    let app = spawn_app(db).await;
+    let leader = app.login("leader").await;
+    let mut r = app.client.get(app.url("/api/v1/dashboard/events")).bearer_auth(&leader).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/event-stream"));
+    let mut buf = String::new();
+    let first = next_event(&mut r, &mut buf, "snapshot", |_| true).await;
+    assert_eq!(first["today"]["tickets_issued"], 0);
+    let t = app.client.post(app.url("/api/v1/tickets")).json(&json!({"queue": "general"})).send().await.unwrap();
+    assert!(t.status().is_success());
+    let next = next_event(&mut r, &mut buf, "snapshot", |v| v["today"]["tickets_issued"] == 1).await;
+    let general = next["queues"].as_array().unwrap().iter().find(|q| q["code"] == "general").unwrap().clone();
+    assert_eq!(general["waiting"], 1, "the snapshot shows the new ticket waiting");
+    // The page's stream sends the rendered figures.
+    let html = app
+        .client
+        .get(app.url("/dashboard/live"))
+        .bearer_auth(&leader)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(html.status(), StatusCode::OK);
+    let mut page_stream = html;
+    let mut buf = String::new();
+    let fragment = next_event(&mut page_stream, &mut buf, "html", |_| true).await;
+    assert!(fragment.as_str().unwrap().contains("取号 <strong>1</strong>"), "{fragment}");
+    // Leaders and admins only; nobody signed in gets 401.
+    let acceptor = app.login("acceptor").await;
+    let r = app.client.get(app.url("/api/v1/dashboard/events")).bearer_auth(&acceptor).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(app.get("/dashboard/live").await.status(), StatusCode::UNAUTHORIZED);
+}
+
+backend_tests!(
+    figures_equal_direct_counts,
+    every_figure_downloads_as_csv_and_xlsx,
+    the_stream_sends_a_new_snapshot_when_a_ticket_is_issued
+);

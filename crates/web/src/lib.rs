@@ -5,6 +5,7 @@
 pub mod api;
 pub mod auth;
 pub mod catalogue;
+pub mod dashboard_hub;
 pub mod display;
 pub mod error;
 mod metrics;
@@ -39,6 +40,7 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     pub lobby: Arc<LobbySettings>,
     pub display: display::DisplayHub,
+    pub dashboards: dashboard_hub::DashboardHub,
 }
 
 impl AppState {
@@ -57,6 +59,8 @@ impl AppState {
         catalogue.follow(store.clone());
         let display = display::DisplayHub::default();
         display.follow(store.clone());
+        let dashboards = dashboard_hub::DashboardHub::default();
+        dashboards.follow(store.clone());
         start_housekeeping(store.clone()).await;
         if opts.sms.enabled {
             outbox::start_outbox_worker(store.clone(), opts.sms.clone());
@@ -68,6 +72,7 @@ impl AppState {
             metrics: Arc::new(metrics::Metrics::default()),
             lobby: Arc::new(opts.lobby),
             display,
+            dashboards,
         })
     }
 }

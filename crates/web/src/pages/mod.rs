@@ -5,6 +5,8 @@ mod admin;
 mod bundles;
 mod cases;
 mod catalogue;
+mod chart;
+mod dashboard;
 mod exchange;
 mod hotline;
 mod lobby;
@@ -28,7 +30,6 @@ pub fn routes() -> Router<AppState> {
         .route("/items/{code}", get(catalogue::item))
         .route("/stats/coverage", get(catalogue::coverage))
         .route("/stats/lobby", get(catalogue::lobby_report))
-        .route("/dashboard", get(catalogue::dashboard))
         .route("/login", get(login::form).post(login::submit))
         .route("/logout", axum::routing::post(login::logout))
         .route("/lang", get(switch_lang))
@@ -39,6 +40,7 @@ pub fn routes() -> Router<AppState> {
         .merge(cases::routes())
         .merge(exchange::routes())
         .merge(hotline::routes())
+        .merge(dashboard::routes())
 }
 
 /// What every page needs: the language, who is signed in, the CSRF token for forms, the current path.
