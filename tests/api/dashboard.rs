@@ -279,8 +279,28 @@ async fn the_stream_sends_a_new_snapshot_when_a_ticket_is_issued(db: Db) {
     assert_eq!(app.get("/dashboard/live").await.status(), StatusCode::UNAUTHORIZED);
 }
 
+async fn the_simulation_page_compares_layouts(db: Db) {
+    let app = spawn_app(db).await;
+    let leader = app.login("leader").await;
+    let page = |q: &'static str| app.client.get(app.url(&format!("/simulate{q}"))).bearer_auth(leader.clone()).send();
+    let r = page("?arrivals=20,30,40&departments=3&service_minutes=9&replications=50").await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    for needle in ["id=\"sim-results\"", "综合窗口（一个队列）", "分部门窗口（每部门一个队列）", "id=\"sim-erlang\"", "class=\"sim-wait\""] {
+        assert!(html.contains(needle), "{needle} in {html}");
+    }
+    let r = page("?arrivals=20,x&service_minutes=-1&windows=3").await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("每小时到达人数") && html.contains("平均办理时间"), "{html}");
+    let acceptor = app.login("acceptor").await;
+    let r = app.client.get(app.url("/simulate")).bearer_auth(&acceptor).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+}
+
 backend_tests!(
     figures_equal_direct_counts,
     every_figure_downloads_as_csv_and_xlsx,
-    the_stream_sends_a_new_snapshot_when_a_ticket_is_issued
+    the_stream_sends_a_new_snapshot_when_a_ticket_is_issued,
+    the_simulation_page_compares_layouts
 );

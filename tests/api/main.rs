@@ -9,6 +9,7 @@ mod browser;
 mod browser_cases;
 mod browser_exchange;
 mod browser_lobby;
+mod browser_simulate;
 mod bundles;
 mod cases;
 mod catalogue;

@@ -20,6 +20,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/dashboard", get(page))
         .route("/dashboard/live", get(live))
+        .route("/simulate", get(super::simulate::page))
 }
 
 /// The part of the page that changes: every figure.

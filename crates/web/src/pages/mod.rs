@@ -11,6 +11,7 @@ mod exchange;
 mod hotline;
 mod lobby;
 mod login;
+mod simulate;
 
 use crate::auth::{cookie_value, MaybeStaff};
 use crate::AppState;
