@@ -298,7 +298,78 @@ async fn the_simulation_page_compares_layouts(db: Db) {
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 }
 
+
+/// `onewindow generate` writes cases outside the write path; its counters must still equal what the
+/// cases say, figure by figure.
+async fn generated_cases_equal_their_counters(db: Db) {
+    let (store, dir, url) = crate::helpers::fresh_store(db).await;
+    store.load_county(&crate::helpers::demo(), onewindow_store::seed::DEMO_PASSWORD).await.unwrap();
+    let opts = onewindow_store::GenerateOptions {
+        county: onewindow_core::place::PlaceCode::parse("330822").unwrap(),
+        cases: 3000,
+        days: 45,
+        seed: 7,
+        batch: 100,
+        rows_per_commit: 1000,
+    };
+    let report = store.generate_cases(&opts, |_| {}).await.unwrap();
+    assert_eq!(report.cases, 3000);
+    let app = crate::helpers::serve(store, dir, url).await;
+    let leader = app.login("leader").await;
+    let d: Value =
+        app.client.get(app.url("/api/v1/dashboard")).bearer_auth(&leader).send().await.unwrap().json().await.unwrap();
+    let pool = sqlx::AnyPool::connect(&app.store_url()).await.unwrap();
+    let count = |sql: String| {
+        let pool = pool.clone();
+        async move { sqlx::query_scalar::<_, i64>(&sql).fetch_one(&pool).await.unwrap() }
+    };
+    let departments = d["departments"].as_array().unwrap();
+    let sum = |k: &str| departments.iter().map(|x| x[k].as_i64().unwrap()).sum::<i64>();
+    assert_eq!(sum("accepted"), 3000);
+    assert_eq!(sum("closed"), count("SELECT COUNT(*) FROM cases WHERE closed_at IS NOT NULL".into()).await);
+    assert_eq!(d["closed_cases"], sum("closed"));
+    assert_eq!(
+        sum("overdue_open") as u64,
+        report.overdue_open,
+        "open past due: {}",
+        count(format!("SELECT COUNT(*) FROM cases WHERE closed_at IS NULL AND due_on < '{}'", d["today"]["day"].as_str().unwrap())).await
+    );
+    for x in departments {
+        let name = x["department"].as_str().unwrap();
+        let closed = count(format!(
+            "SELECT COUNT(*) FROM cases c JOIN departments d ON d.id = c.department_id WHERE d.name = '{name}' AND c.closed_at IS NOT NULL"
+        ))
+        .await;
+        assert_eq!(x["closed"], closed, "{name}");
+    }
+    let trips = count("SELECT CAST(SUM(trips) AS BIGINT) FROM cases WHERE closed_at IS NOT NULL".into()).await;
+    let closed = d["closed_cases"].as_i64().unwrap();
+    assert_eq!(d["trips_per_closed_case"].as_f64().unwrap(), ((trips as f64 / closed as f64) * 10000.0).round() / 10000.0);
+    for day in d["trend"].as_array().unwrap() {
+        let on = day["day"].as_str().unwrap();
+        assert_eq!(day["cases_accepted"], count(format!("SELECT COUNT(*) FROM cases WHERE accepted_on = '{on}'")).await, "{on}");
+    }
+    let townships: i64 = d["townships"].as_array().unwrap().iter().map(|t| t[2].as_i64().unwrap()).sum();
+    assert_eq!(townships, 3000, "every case counts for one place");
+    // A case accepted afterwards continues the day's numbering.
+    let acceptor = app.login("acceptor").await;
+    let materials: Vec<Value> = ["居民身份证", "户口簿", "特困人员救助供养申请书", "本人及法定义务人履行能力情况说明", "残疾人证（残疾人申请时提供）"]
+        .iter()
+        .map(|n| json!({"name": n, "status": "received"}))
+        .collect();
+    let r = app
+        .client
+        .post(app.url("/api/v1/cases"))
+        .bearer_auth(&acceptor)
+        .json(&json!({"item": "MZJ-002", "applicant": {"name": "王五"}, "materials": materials}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED, "{}", r.text().await.unwrap());
+}
+
 backend_tests!(
+    generated_cases_equal_their_counters,
     figures_equal_direct_counts,
     every_figure_downloads_as_csv_and_xlsx,
     the_stream_sends_a_new_snapshot_when_a_ticket_is_issued,

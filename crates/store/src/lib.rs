@@ -14,6 +14,7 @@ mod db;
 mod error;
 mod exchange;
 mod flows;
+mod generate;
 mod hotline;
 mod lobby;
 mod lobby_report;
@@ -33,6 +34,7 @@ pub use catalogue::{Coverage, CoverageRow, ImportOutcome, StoredItem};
 pub use db::{Backend, Store, StoreOptions};
 pub use error::StoreError;
 pub use exchange::{DataUse, ExchangeField, ExchangeRight, ExchangeService, LookupView, ServiceView};
+pub use generate::{GenerateOptions, GenerateReport};
 pub use hotline::{
     HotlineEntry, HotlineFilter, HotlineInput, HotlineReport, HotlineStatRow, HotlineView, NewHotlineOrder,
     HOTLINE_CATEGORIES, HOTLINE_DEFAULT_DAYS, HOTLINE_SATISFACTION,
