@@ -502,7 +502,8 @@ pub async fn dashboard(a: DashboardArgs) -> Result<()> {
         .error_for_status()?
         .json()
         .await?;
-    let accepted: i64 = d["departments"].as_array().map(|a| a.iter().filter_map(|x| x["accepted"].as_i64()).sum()).unwrap_or(0);
+    let accepted: i64 =
+        d["departments"].as_array().map(|a| a.iter().filter_map(|x| x["accepted"].as_i64()).sum()).unwrap_or(0);
     println!(
         "dashboard of {}: {} cases accepted in all (by department), {} closed, {} counter-backed trend days",
         d["place"].as_str().unwrap_or("?"),

@@ -118,8 +118,6 @@ async fn figures_equal_direct_counts(db: Db) {
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 }
 
-
-
 /// A JSON value as the sheet shows it: integers and decimals as written, none as an empty cell.
 fn cell(v: &Value) -> String {
     match v {
@@ -142,7 +140,13 @@ fn expected_rows(d: &Value, figure: &str) -> Vec<Vec<String>> {
             .as_array()
             .unwrap()
             .iter()
-            .map(|q| vec![format!("{} {}", cell(&q["prefix"]), cell(&q["name"])), cell(&q["waiting"]), cell(&q["longest_wait_minutes"])])
+            .map(|q| {
+                vec![
+                    format!("{} {}", cell(&q["prefix"]), cell(&q["name"])),
+                    cell(&q["waiting"]),
+                    cell(&q["longest_wait_minutes"]),
+                ]
+            })
             .collect(),
         "today" => vec![row(&d["today"], &days)],
         "trips" => vec![row(
@@ -156,12 +160,20 @@ fn expected_rows(d: &Value, figure: &str) -> Vec<Vec<String>> {
                 "closed_with_at_most_one_trip_share",
             ],
         )],
-        "departments" => {
-            each(&d["departments"], &["department", "accepted", "closed", "on_time", "late", "on_time_share", "overdue_open"])
-        }
+        "departments" => each(
+            &d["departments"],
+            &["department", "accepted", "closed", "on_time", "late", "on_time_share", "overdue_open"],
+        ),
         "load" => each(&d["department_load"], &["name", "served", "mean_service_minutes", "service_minutes"]),
-        "balance" => vec![row(&d["load_balance"], &["busiest", "busiest_minutes", "idlest", "idlest_minutes", "ratio"])],
-        "townships" => d["townships"].as_array().unwrap().iter().map(|t| t.as_array().unwrap().iter().map(cell).collect()).collect(),
+        "balance" => {
+            vec![row(&d["load_balance"], &["busiest", "busiest_minutes", "idlest", "idlest_minutes", "ratio"])]
+        }
+        "townships" => d["townships"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t.as_array().unwrap().iter().map(cell).collect())
+            .collect(),
         "trend" => each(&d["trend"], &days),
         other => panic!("no expectation for {other}"),
     }
@@ -195,7 +207,13 @@ async fn every_figure_downloads_as_csv_and_xlsx(db: Db) {
         }
     }
     // English headers on request.
-    let r = app.client.get(app.url("/api/v1/dashboard/figures/today.csv?lang=en")).bearer_auth(&leader).send().await.unwrap();
+    let r = app
+        .client
+        .get(app.url("/api/v1/dashboard/figures/today.csv?lang=en"))
+        .bearer_auth(&leader)
+        .send()
+        .await
+        .unwrap();
     assert!(r.text().await.unwrap().starts_with("Day,Tickets"));
     // Wrong names, formats, places and callers: clear 4xx, never a 500.
     for (path, status, field) in [
@@ -230,8 +248,11 @@ async fn next_event(r: &mut reqwest::Response, buf: &mut String, name: &str, ok:
                 if !event.lines().any(|l| l == format!("event: {name}")) {
                     continue;
                 }
-                let data: String =
-                    event.lines().filter_map(|l| l.strip_prefix("data: ").or(l.strip_prefix("data:"))).collect::<Vec<_>>().join("\n");
+                let data: String = event
+                    .lines()
+                    .filter_map(|l| l.strip_prefix("data: ").or(l.strip_prefix("data:")))
+                    .collect::<Vec<_>>()
+                    .join("\n");
                 let v: Value = serde_json::from_str(&data).unwrap_or(Value::String(data));
                 if ok(&v) {
                     return v;
@@ -260,13 +281,7 @@ async fn the_stream_sends_a_new_snapshot_when_a_ticket_is_issued(db: Db) {
     let general = next["queues"].as_array().unwrap().iter().find(|q| q["code"] == "general").unwrap().clone();
     assert_eq!(general["waiting"], 1, "the snapshot shows the new ticket waiting");
     // The page's stream sends the rendered figures.
-    let html = app
-        .client
-        .get(app.url("/dashboard/live"))
-        .bearer_auth(&leader)
-        .send()
-        .await
-        .unwrap();
+    let html = app.client.get(app.url("/dashboard/live")).bearer_auth(&leader).send().await.unwrap();
     assert_eq!(html.status(), StatusCode::OK);
     let mut page_stream = html;
     let mut buf = String::new();
@@ -286,7 +301,13 @@ async fn the_simulation_page_compares_layouts(db: Db) {
     let r = page("?arrivals=20,30,40&departments=3&service_minutes=9&replications=50").await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let html = r.text().await.unwrap();
-    for needle in ["id=\"sim-results\"", "综合窗口（一个队列）", "分部门窗口（每部门一个队列）", "id=\"sim-erlang\"", "class=\"sim-wait\""] {
+    for needle in [
+        "id=\"sim-results\"",
+        "综合窗口（一个队列）",
+        "分部门窗口（每部门一个队列）",
+        "id=\"sim-erlang\"",
+        "class=\"sim-wait\"",
+    ] {
         assert!(html.contains(needle), "{needle} in {html}");
     }
     let r = page("?arrivals=20,x&service_minutes=-1&windows=3").await.unwrap();
@@ -297,7 +318,6 @@ async fn the_simulation_page_compares_layouts(db: Db) {
     let r = app.client.get(app.url("/simulate")).bearer_auth(&acceptor).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 }
-
 
 /// `onewindow generate` writes cases outside the write path; its counters must still equal what the
 /// cases say, figure by figure.
@@ -332,7 +352,11 @@ async fn generated_cases_equal_their_counters(db: Db) {
         sum("overdue_open") as u64,
         report.overdue_open,
         "open past due: {}",
-        count(format!("SELECT COUNT(*) FROM cases WHERE closed_at IS NULL AND due_on < '{}'", d["today"]["day"].as_str().unwrap())).await
+        count(format!(
+            "SELECT COUNT(*) FROM cases WHERE closed_at IS NULL AND due_on < '{}'",
+            d["today"]["day"].as_str().unwrap()
+        ))
+        .await
     );
     for x in departments {
         let name = x["department"].as_str().unwrap();
@@ -344,19 +368,32 @@ async fn generated_cases_equal_their_counters(db: Db) {
     }
     let trips = count("SELECT CAST(SUM(trips) AS BIGINT) FROM cases WHERE closed_at IS NOT NULL".into()).await;
     let closed = d["closed_cases"].as_i64().unwrap();
-    assert_eq!(d["trips_per_closed_case"].as_f64().unwrap(), ((trips as f64 / closed as f64) * 10000.0).round() / 10000.0);
+    assert_eq!(
+        d["trips_per_closed_case"].as_f64().unwrap(),
+        ((trips as f64 / closed as f64) * 10000.0).round() / 10000.0
+    );
     for day in d["trend"].as_array().unwrap() {
         let on = day["day"].as_str().unwrap();
-        assert_eq!(day["cases_accepted"], count(format!("SELECT COUNT(*) FROM cases WHERE accepted_on = '{on}'")).await, "{on}");
+        assert_eq!(
+            day["cases_accepted"],
+            count(format!("SELECT COUNT(*) FROM cases WHERE accepted_on = '{on}'")).await,
+            "{on}"
+        );
     }
     let townships: i64 = d["townships"].as_array().unwrap().iter().map(|t| t[2].as_i64().unwrap()).sum();
     assert_eq!(townships, 3000, "every case counts for one place");
     // A case accepted afterwards continues the day's numbering.
     let acceptor = app.login("acceptor").await;
-    let materials: Vec<Value> = ["居民身份证", "户口簿", "特困人员救助供养申请书", "本人及法定义务人履行能力情况说明", "残疾人证（残疾人申请时提供）"]
-        .iter()
-        .map(|n| json!({"name": n, "status": "received"}))
-        .collect();
+    let materials: Vec<Value> = [
+        "居民身份证",
+        "户口簿",
+        "特困人员救助供养申请书",
+        "本人及法定义务人履行能力情况说明",
+        "残疾人证（残疾人申请时提供）",
+    ]
+    .iter()
+    .map(|n| json!({"name": n, "status": "received"}))
+    .collect();
     let r = app
         .client
         .post(app.url("/api/v1/cases"))

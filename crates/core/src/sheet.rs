@@ -463,7 +463,8 @@ mod tests {
             vec![Cell::Text("a,\"b\"".into()), Cell::Int(-3), Cell::Num(1.5), Cell::Text("x".into())],
         ];
         for f in [Format::Csv, Format::Xlsx] {
-            let grid = read_grid(f, &write_table(f, "图表", &["部门", "受理", "按时率", "备注"], &rows).unwrap()).unwrap();
+            let grid =
+                read_grid(f, &write_table(f, "图表", &["部门", "受理", "按时率", "备注"], &rows).unwrap()).unwrap();
             assert_eq!(grid[0], ["部门", "受理", "按时率", "备注"], "{f:?}");
             assert_eq!(grid[1][..3], ["民政局", "12", "0.9231"], "{f:?}");
             assert_eq!(grid[2], ["a,\"b\"", "-3", "1.5", "x"], "{f:?}");

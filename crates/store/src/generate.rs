@@ -121,11 +121,8 @@ impl Store {
         let mut rng = StdRng::seed_from_u64(opts.seed);
         let mut due_cache: HashMap<(NaiveDate, i64), NaiveDate> = HashMap::new();
         let mut counters: HashMap<(String, &'static str, String), i64> = HashMap::new();
-        let mut report = GenerateReport {
-            first_day: first.to_string(),
-            last_day: today.to_string(),
-            ..Default::default()
-        };
+        let mut report =
+            GenerateReport { first_day: first.to_string(), last_day: today.to_string(), ..Default::default() };
         let mut numbers: Vec<(String, i64)> = Vec::new();
         let mut rows: Vec<String> = Vec::with_capacity(opts.batch);
         let mut pending = 0usize;
@@ -137,7 +134,8 @@ impl Store {
         let mut assigned = 0u64;
         for (di, day) in days.iter().enumerate() {
             // Cases of the day: its share of the total, the rounding carried so the sum is exact.
-            let target = ((opts.cases as f64) * days[..=di].iter().map(weight).sum::<f64>() / total_weight).round() as u64;
+            let target =
+                ((opts.cases as f64) * days[..=di].iter().map(weight).sum::<f64>() / total_weight).round() as u64;
             let n = target.saturating_sub(assigned);
             assigned += n;
             let day_key = day.format("%Y%m%d").to_string();
@@ -187,11 +185,7 @@ impl Store {
                 // Working days taken: mostly within the promise, 3% late, 0.2% stuck open.
                 let late = rng.gen::<f64>() < 0.03;
                 let stuck = rng.gen::<f64>() < 0.002;
-                let took = if late {
-                    item.promised + rng.gen_range(1..=5)
-                } else {
-                    rng.gen_range(0..=item.promised)
-                };
+                let took = if late { item.promised + rng.gen_range(1..=5) } else { rng.gen_range(0..=item.promised) };
                 let close_day = working_days(took)?;
                 let closed_at = local_ms(close_day, 540 + rng.gen_range(0..480)).max(at + 60_000);
                 let closed = !stuck && closed_at <= now;
@@ -288,7 +282,10 @@ impl Store {
     }
 }
 
-async fn insert_case_rows(tx: &mut sqlx::Transaction<'static, sqlx::Any>, rows: &mut Vec<String>) -> Result<(), StoreError> {
+async fn insert_case_rows(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    rows: &mut Vec<String>,
+) -> Result<(), StoreError> {
     if rows.is_empty() {
         return Ok(());
     }

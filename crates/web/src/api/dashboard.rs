@@ -67,7 +67,12 @@ pub fn figure(d: &Dashboard, name: &str) -> Option<Figure> {
     Some(match name {
         "hall" => f(
             ("大厅实时", "The hall now"),
-            &[("开放窗口", "Windows open"), ("办理中", "Busy"), ("暂停", "Paused"), ("最长等候(分)", "Longest wait (min)")],
+            &[
+                ("开放窗口", "Windows open"),
+                ("办理中", "Busy"),
+                ("暂停", "Paused"),
+                ("最长等候(分)", "Longest wait (min)"),
+            ],
             vec![vec![int(d.windows_open), int(d.windows_busy), int(d.windows_paused), int(d.longest_wait_minutes)]],
         ),
         "queues" => f(
@@ -75,7 +80,9 @@ pub fn figure(d: &Dashboard, name: &str) -> Option<Figure> {
             &[("队列", "Queue"), ("等候人数", "Waiting"), ("最长等候(分)", "Longest wait (min)")],
             d.queues
                 .iter()
-                .map(|q| vec![Cell::Text(format!("{} {}", q.prefix, q.name)), int(q.waiting), int(q.longest_wait_minutes)])
+                .map(|q| {
+                    vec![Cell::Text(format!("{} {}", q.prefix, q.name)), int(q.waiting), int(q.longest_wait_minutes)]
+                })
                 .collect(),
         ),
         "today" => f(
@@ -145,7 +152,9 @@ pub fn figure(d: &Dashboard, name: &str) -> Option<Figure> {
             ],
             d.department_load
                 .iter()
-                .map(|r| vec![text(&r.name), int(r.served), Cell::Num(r.mean_service_minutes), Cell::Num(r.service_minutes)])
+                .map(|r| {
+                    vec![text(&r.name), int(r.served), Cell::Num(r.mean_service_minutes), Cell::Num(r.service_minutes)]
+                })
                 .collect(),
         ),
         "balance" => f(

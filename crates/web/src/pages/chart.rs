@@ -33,7 +33,13 @@ fn fmt(v: f64) -> String {
 
 /// An SVG bar chart: `labels[i]` names group i; each series gives one bar per group. `class` lets a
 /// page style or find the chart; every bar is a `rect` (and nothing else is).
-pub fn bars(class: &str, aria_label: &str, labels: &[String], series: &[Series], reference: Option<Reference>) -> String {
+pub fn bars(
+    class: &str,
+    aria_label: &str,
+    labels: &[String],
+    series: &[Series],
+    reference: Option<Reference>,
+) -> String {
     let groups = labels.len().max(1);
     let per = series.len().max(1);
     let bar_w = 8.0;

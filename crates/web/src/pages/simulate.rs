@@ -9,7 +9,9 @@ use askama::Template;
 use axum::extract::Query;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use onewindow_core::staffing::{simulate, windows_per_hour, Arrivals, Hall, RunOptions, ServiceTime, SimReport, Stream};
+use onewindow_core::staffing::{
+    simulate, windows_per_hour, Arrivals, Hall, RunOptions, ServiceTime, SimReport, Stream,
+};
 use onewindow_core::FieldError;
 use onewindow_store::Role;
 
@@ -94,7 +96,9 @@ impl SimForm {
         .unwrap_or_default();
         let windows = match text(&self.windows) {
             None => None,
-            Some(s) => list::<u32>(s, "windows", "每小时窗口数", |w| (1..=500).contains(w)).map_err(|e| errs.push(e)).ok(),
+            Some(s) => {
+                list::<u32>(s, "windows", "每小时窗口数", |w| (1..=500).contains(w)).map_err(|e| errs.push(e)).ok()
+            }
         };
         if let Some(w) = &windows {
             if !arrivals.is_empty() && w.len() != arrivals.len() {
@@ -107,7 +111,11 @@ impl SimForm {
         }
         let layout = text(&self.layout).unwrap_or("compare").to_string();
         if !matches!(layout.as_str(), "compare" | "pooled" | "split") {
-            errs.push(FieldError::new("layout", "布局应为对比、综合窗口或分部门", "layout must be compare, pooled or split"));
+            errs.push(FieldError::new(
+                "layout",
+                "布局应为对比、综合窗口或分部门",
+                "layout must be compare, pooled or split",
+            ));
         }
         if !errs.is_empty() {
             return Err(errs);
@@ -159,7 +167,8 @@ pub fn run(i: &Inputs) -> Result<Results, FieldError> {
         windows_per_hour(&per_dept, i.service_minutes, i.target_share, i.target_minutes).map_err(staffing)?;
     let recommended_split: Vec<u32> = recommended_one.iter().map(|w| w.max(&1) * n as u32).collect();
     // The last hour keeps at least one window so the queue drains.
-    let windows: Vec<u32> = i.windows.clone().unwrap_or_else(|| recommended_pooled.iter().map(|w| *w.max(&1)).collect());
+    let windows: Vec<u32> =
+        i.windows.clone().unwrap_or_else(|| recommended_pooled.iter().map(|w| *w.max(&1)).collect());
     let service = ServiceTime::with_cv(i.service_minutes, i.service_cv);
     let streams: Vec<Stream> = (0..n)
         .map(|d| Stream { name: format!("D{}", d + 1), arrivals: Arrivals::PerHour(per_dept.clone()), service })
@@ -217,7 +226,11 @@ impl SimPage {
         r.outcomes
             .iter()
             .map(|o| Series {
-                name: if o.pooled { self.t.t("综合窗口", "pooled") } else { self.t.t("分部门", "by department") },
+                name: if o.pooled {
+                    self.t.t("综合窗口", "pooled")
+                } else {
+                    self.t.t("分部门", "by department")
+                },
                 fill: if o.pooled { "#0b4f9c" } else { "#c0632b" },
                 values: f(o),
             })
