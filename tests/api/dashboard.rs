@@ -1,7 +1,7 @@
 //! The dashboard's figures come from counters kept as events commit; each equals a direct count.
 
 use crate::backend_tests;
-use crate::helpers::{spawn_app, Db, TestApp};
+use crate::helpers::{mzj_002_materials, spawn_app, Db, TestApp};
 use onewindow_core::sheet::{read_grid, Format};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -30,16 +30,7 @@ async fn a_morning(app: &TestApp) {
     }
     post(&acceptor, "/api/v1/windows/A3/no-show", json!({})).await.unwrap();
     // Three cases at A1 (the served ticket is the visit); one closes electronically, one is rejected.
-    let materials: Vec<Value> = [
-        "居民身份证",
-        "户口簿",
-        "特困人员救助供养申请书",
-        "本人及法定义务人履行能力情况说明",
-        "残疾人证（残疾人申请时提供）",
-    ]
-    .iter()
-    .map(|n| json!({"name": n, "status": "received"}))
-    .collect();
+    let materials = mzj_002_materials();
     let mut ids = Vec::new();
     for _ in 0..3 {
         let c: Value = post(
@@ -384,16 +375,7 @@ async fn generated_cases_equal_their_counters(db: Db) {
     assert_eq!(townships, 3000, "every case counts for one place");
     // A case accepted afterwards continues the day's numbering.
     let acceptor = app.login("acceptor").await;
-    let materials: Vec<Value> = [
-        "居民身份证",
-        "户口簿",
-        "特困人员救助供养申请书",
-        "本人及法定义务人履行能力情况说明",
-        "残疾人证（残疾人申请时提供）",
-    ]
-    .iter()
-    .map(|n| json!({"name": n, "status": "received"}))
-    .collect();
+    let materials = mzj_002_materials();
     let r = app
         .client
         .post(app.url("/api/v1/cases"))

@@ -85,18 +85,7 @@ pub fn figure(d: &Dashboard, name: &str) -> Option<Figure> {
                 })
                 .collect(),
         ),
-        "today" => f(
-            ("今日", "Today"),
-            &[
-                ("日期", "Day"),
-                ("取号", "Tickets"),
-                ("已办", "Served"),
-                ("过号", "No-shows"),
-                ("受理办件", "Cases accepted"),
-                ("办结", "Cases closed"),
-            ],
-            vec![day_row(&d.today)],
-        ),
+        "today" => f(("今日", "Today"), &DAY_HEADER, vec![day_row(&d.today)]),
         "trips" => f(
             ("最多跑一次", "At most one trip"),
             &[
@@ -179,21 +168,20 @@ pub fn figure(d: &Dashboard, name: &str) -> Option<Figure> {
             &[("区划代码", "Code"), ("地区", "Place"), ("受理办件", "Cases")],
             d.townships.iter().map(|(code, name, n)| vec![text(code), text(name), int(*n)]).collect(),
         ),
-        "trend" => f(
-            ("近30天", "Last 30 days"),
-            &[
-                ("日期", "Day"),
-                ("取号", "Tickets"),
-                ("已办", "Served"),
-                ("过号", "No-shows"),
-                ("受理办件", "Cases accepted"),
-                ("办结", "Cases closed"),
-            ],
-            d.trend.iter().map(day_row).collect(),
-        ),
+        "trend" => f(("近30天", "Last 30 days"), &DAY_HEADER, d.trend.iter().map(day_row).collect()),
         _ => return None,
     })
 }
+
+/// The columns of a day's figures (today, and each day of the trend).
+const DAY_HEADER: [(&str, &str); 6] = [
+    ("日期", "Day"),
+    ("取号", "Tickets"),
+    ("已办", "Served"),
+    ("过号", "No-shows"),
+    ("受理办件", "Cases accepted"),
+    ("办结", "Cases closed"),
+];
 
 fn day_row(f: &onewindow_store::DayFigures) -> Vec<Cell> {
     vec![
