@@ -462,3 +462,93 @@ pub async fn cases(lifecycles: usize, concurrency: usize, database_url: Option<&
     }
     Ok(())
 }
+
+#[derive(clap::Args, Debug)]
+pub struct DashboardArgs {
+    /// The running server, e.g. http://127.0.0.1:8080 (`onewindow serve` on the generated database).
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    url: String,
+    /// Requests per path.
+    #[arg(long, default_value_t = 1000)]
+    requests: usize,
+    /// Clients sending at once.
+    #[arg(long, default_value_t = 4)]
+    concurrency: usize,
+    /// Who signs in (a leader; the demo's password).
+    #[arg(long, default_value = "leader")]
+    user: String,
+}
+
+/// Dashboard request latency over HTTP against a running server: the JSON, the page, and a figure
+/// download, each `requests` times from `concurrency` clients, after a warm-up.
+pub async fn dashboard(a: DashboardArgs) -> Result<()> {
+    let base = a.url.trim_end_matches('/').to_string();
+    let client = reqwest::Client::builder().pool_max_idle_per_host(a.concurrency.max(1)).build()?;
+    let v: Value = client
+        .post(format!("{base}/api/v1/session"))
+        .json(&json!({"username": a.user, "password": seed::DEMO_PASSWORD}))
+        .send()
+        .await?
+        .error_for_status()
+        .context("signing in")?
+        .json()
+        .await?;
+    let token = v["token"].as_str().context("no token")?.to_string();
+    let d: Value = client
+        .get(format!("{base}/api/v1/dashboard"))
+        .bearer_auth(&token)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    let accepted: i64 =
+        d["departments"].as_array().map(|a| a.iter().filter_map(|x| x["accepted"].as_i64()).sum()).unwrap_or(0);
+    println!(
+        "dashboard of {}: {} cases accepted in all (by department), {} closed, {} counter-backed trend days",
+        d["place"].as_str().unwrap_or("?"),
+        accepted,
+        d["closed_cases"],
+        d["trend"].as_array().map(|t| t.len()).unwrap_or(0)
+    );
+    for path in ["/api/v1/dashboard", "/dashboard", "/api/v1/dashboard/figures/departments.xlsx"] {
+        for _ in 0..5 {
+            client.get(format!("{base}{path}")).bearer_auth(&token).send().await?.error_for_status()?.bytes().await?;
+        }
+        let per = (a.requests / a.concurrency.max(1)).max(1);
+        let wall = Instant::now();
+        let mut tasks = Vec::new();
+        for _ in 0..a.concurrency.max(1) {
+            let (client, token, url) = (client.clone(), token.clone(), format!("{base}{path}"));
+            tasks.push(tokio::spawn(async move {
+                let mut s = Vec::with_capacity(per);
+                for _ in 0..per {
+                    let t = Instant::now();
+                    let r = client.get(&url).bearer_auth(&token).send().await?;
+                    let status = r.status();
+                    let _ = r.bytes().await?;
+                    s.push(t.elapsed());
+                    anyhow::ensure!(status.is_success(), "{url}: {status}");
+                }
+                Ok::<_, anyhow::Error>(s)
+            }));
+        }
+        let mut samples = Vec::new();
+        for t in tasks {
+            samples.extend(t.await??);
+        }
+        let wall = wall.elapsed();
+        samples.sort();
+        println!(
+            "GET {path}: {} requests, {} concurrent, {:.0}/s; p50 {:.1} ms, p95 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+            samples.len(),
+            a.concurrency,
+            samples.len() as f64 / wall.as_secs_f64(),
+            ms(percentile(&samples, 50.0)),
+            ms(percentile(&samples, 95.0)),
+            ms(percentile(&samples, 99.0)),
+            ms(samples.last().copied().unwrap_or_default())
+        );
+    }
+    Ok(())
+}

@@ -2,6 +2,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod bench;
+mod generate;
 mod simulate;
 
 use anyhow::{bail, Context, Result};
@@ -73,6 +74,8 @@ enum Command {
     Backup { file: PathBuf },
     /// Staffing by simulation: pooled windows against department queues, windows per hour (docs/simulation.md).
     Simulate(simulate::SimulateArgs),
+    /// Seed a year of cases in bulk for measurement (bypasses the event log; docs/dashboard.md).
+    Generate(generate::GenerateArgs),
 }
 
 #[derive(Subcommand)]
@@ -113,6 +116,8 @@ enum BenchCommand {
         #[arg(long = "on")]
         on: Option<String>,
     },
+    /// Dashboard request latency against a running server (e.g. on a database from `onewindow generate`).
+    Dashboard(bench::DashboardArgs),
 }
 
 #[derive(Subcommand)]
@@ -373,6 +378,13 @@ async fn main() -> Result<()> {
             bench::cases(lifecycles, concurrency, on.as_deref()).await?;
         }
         Command::Simulate(args) => simulate::run(args)?,
+        Command::Bench(BenchCommand::Dashboard(args)) => bench::dashboard(args).await?,
+        Command::Generate(args) => {
+            let s = settings(&cli.db, None)?;
+            let store = Store::open(&s.store).await.context("opening the database")?;
+            generate::run(&store, args).await?;
+            store.close().await;
+        }
         Command::Keys(KeysCommand::Rotate) => {
             let mut s = settings(&cli.db, None)?;
             if std::env::var("ONEWINDOW_KEYS").is_ok() {

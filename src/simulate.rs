@@ -557,5 +557,5 @@ and lifts the share called within {t} min from {} to {}.",
         pct(f.utilisation)
     );
     println!();
-    println!("Waits are from taking a number to being called. EC = Erlang C (M/M/c, steady state). No page yet: --json for machines.");
+    println!("Waits are from taking a number to being called. EC = Erlang C (M/M/c, steady state). Charts: the /simulate page; --json for machines.");
 }

@@ -189,3 +189,17 @@ pub fn urlencode(s: &str) -> String {
         })
         .collect()
 }
+
+/// Every material of MZJ-002 (特困人员救助供养), received.
+pub fn mzj_002_materials() -> Vec<Value> {
+    [
+        "居民身份证",
+        "户口簿",
+        "特困人员救助供养申请书",
+        "本人及法定义务人履行能力情况说明",
+        "残疾人证（残疾人申请时提供）",
+    ]
+    .iter()
+    .map(|n| serde_json::json!({"name": n, "status": "received"}))
+    .collect()
+}

@@ -10,6 +10,7 @@ mod browser_cases;
 mod browser_exchange;
 mod browser_lobby;
 mod browser_portal;
+mod browser_simulate;
 mod bundles;
 mod cases;
 mod catalogue;

@@ -329,33 +329,81 @@ fn cells(item: &Item) -> [String; 17] {
 
 /// Writes the catalogue in a format that [`read`] takes back unchanged.
 pub fn write(format: Format, items: &[Item]) -> Result<Vec<u8>, String> {
-    match format {
-        Format::Json => {
-            serde_json::to_vec_pretty(&items.iter().map(ItemInput::from).collect::<Vec<_>>()).map_err(|e| e.to_string())
+    if format == Format::Json {
+        return serde_json::to_vec_pretty(&items.iter().map(ItemInput::from).collect::<Vec<_>>())
+            .map_err(|e| e.to_string());
+    }
+    let header: Vec<&str> = COLUMNS.iter().map(|c| c.1).collect();
+    let rows: Vec<Vec<Cell>> = items.iter().map(|it| cells(it).into_iter().map(Cell::Text).collect()).collect();
+    write_table(format, "事项清单", &header, &rows)
+}
+
+/// One cell of a table written by [`write_table`]: numbers stay numbers in XLSX.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    Text(String),
+    Int(i64),
+    Num(f64),
+    Empty,
+}
+
+impl fmt::Display for Cell {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Cell::Text(s) => f.write_str(s),
+            Cell::Int(i) => write!(f, "{i}"),
+            Cell::Num(x) => write!(f, "{x}"),
+            Cell::Empty => Ok(()),
         }
+    }
+}
+
+/// Writes a table (a header row, then rows) as CSV or as a one-sheet XLSX workbook; JSON is not a
+/// table format here (callers serve their own JSON).
+pub fn write_table(format: Format, sheet_name: &str, header: &[&str], rows: &[Vec<Cell>]) -> Result<Vec<u8>, String> {
+    match format {
+        Format::Json => Err("a table is written as CSV or XLSX".into()),
         Format::Csv => {
             let mut w = csv::Writer::from_writer(Vec::new());
-            w.write_record(COLUMNS.iter().map(|c| c.1)).map_err(|e| e.to_string())?;
-            for it in items {
-                w.write_record(cells(it)).map_err(|e| e.to_string())?;
+            w.write_record(header).map_err(|e| e.to_string())?;
+            for r in rows {
+                w.write_record(r.iter().map(Cell::to_string)).map_err(|e| e.to_string())?;
             }
             w.into_inner().map_err(|e| e.to_string())
         }
         Format::Xlsx => {
             let mut book = rust_xlsxwriter::Workbook::new();
             let sheet = book.add_worksheet();
-            sheet.set_name("事项清单").map_err(|e| e.to_string())?;
+            sheet.set_name(sheet_name).map_err(|e| e.to_string())?;
             let bold = rust_xlsxwriter::Format::new().set_bold();
-            for (c, col) in COLUMNS.iter().enumerate() {
-                sheet.write_string_with_format(0, c as u16, col.1, &bold).map_err(|e| e.to_string())?;
+            for (c, h) in header.iter().enumerate() {
+                sheet.write_string_with_format(0, c as u16, *h, &bold).map_err(|e| e.to_string())?;
             }
-            for (r, it) in items.iter().enumerate() {
-                for (c, v) in cells(it).iter().enumerate() {
-                    sheet.write_string((r + 1) as u32, c as u16, v).map_err(|e| e.to_string())?;
+            for (r, row) in rows.iter().enumerate() {
+                let r = (r + 1) as u32;
+                for (c, v) in row.iter().enumerate() {
+                    let c = c as u16;
+                    match v {
+                        Cell::Text(s) => sheet.write_string(r, c, s).map(|_| ()),
+                        Cell::Int(i) => sheet.write_number(r, c, *i as f64).map(|_| ()),
+                        Cell::Num(x) => sheet.write_number(r, c, *x).map(|_| ()),
+                        Cell::Empty => Ok(()),
+                    }
+                    .map_err(|e| e.to_string())?;
                 }
             }
             book.save_to_buffer().map_err(|e| e.to_string())
         }
+    }
+}
+
+/// Reads a CSV or XLSX file back into a grid of cell texts, the header first (the inverse of
+/// [`write_table`]; whole numbers read back without a decimal point).
+pub fn read_grid(format: Format, bytes: &[u8]) -> Result<Vec<Vec<String>>, Vec<RowError>> {
+    match format {
+        Format::Csv => read_csv(bytes),
+        Format::Xlsx => read_xlsx(bytes),
+        Format::Json => Err(whole_file("表格应为 CSV 或 XLSX", "a table must be CSV or XLSX")),
     }
 }
 
@@ -409,6 +457,22 @@ mod tests {
         assert!(read(Format::Xlsx, b"not a zip", &Refs).is_err());
         assert!(read(Format::Json, b"{", &Refs).is_err());
         assert!(read(Format::Csv, b"", &Refs).is_err());
+    }
+
+    #[test]
+    fn tables_read_back_as_written() {
+        let rows = vec![
+            vec![Cell::Text("民政局".into()), Cell::Int(12), Cell::Num(0.9231), Cell::Empty],
+            vec![Cell::Text("a,\"b\"".into()), Cell::Int(-3), Cell::Num(1.5), Cell::Text("x".into())],
+        ];
+        for f in [Format::Csv, Format::Xlsx] {
+            let grid =
+                read_grid(f, &write_table(f, "图表", &["部门", "受理", "按时率", "备注"], &rows).unwrap()).unwrap();
+            assert_eq!(grid[0], ["部门", "受理", "按时率", "备注"], "{f:?}");
+            assert_eq!(grid[1][..3], ["民政局", "12", "0.9231"], "{f:?}");
+            assert_eq!(grid[2], ["a,\"b\"", "-3", "1.5", "x"], "{f:?}");
+        }
+        assert!(write_table(Format::Json, "x", &[], &[]).is_err());
     }
 
     #[test]

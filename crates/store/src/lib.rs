@@ -17,6 +17,7 @@ mod db;
 mod error;
 mod exchange;
 mod flows;
+mod generate;
 mod hotline;
 mod lobby;
 mod lobby_report;
@@ -40,6 +41,7 @@ pub use citizens::{Citizen, CITIZEN_TOKEN_PREFIX, CODE_MAX_FAILURES};
 pub use db::{Backend, Store, StoreOptions};
 pub use error::StoreError;
 pub use exchange::{DataUse, ExchangeField, ExchangeRight, ExchangeService, LookupView, ServiceView};
+pub use generate::{GenerateOptions, GenerateReport};
 pub use hotline::{
     HotlineEntry, HotlineFilter, HotlineInput, HotlineReport, HotlineStatRow, HotlineView, NewHotlineOrder,
     HOTLINE_CATEGORIES, HOTLINE_DEFAULT_DAYS, HOTLINE_SATISFACTION,

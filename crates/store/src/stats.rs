@@ -5,6 +5,7 @@
 use crate::db::Store;
 use crate::error::StoreError;
 use crate::lobby::Queue;
+use crate::lobby_report::{LoadBalance, LobbyRow};
 use crate::write::WriteTx;
 use onewindow_core::lobby::local_day;
 use onewindow_core::place::PlaceCode;
@@ -13,7 +14,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// The counters an event adds to: (metric, dimension, amount).
-fn counters_for(kind: &str, place: &str, data: &Value) -> Vec<(&'static str, String, i64)> {
+pub(crate) fn counters_for(kind: &str, place: &str, data: &Value) -> Vec<(&'static str, String, i64)> {
     let s = |k: &str| data[k].as_str().unwrap_or_default().to_string();
     match kind {
         "ticket.issued" => vec![("tickets_issued", s("queue"), 1)],
@@ -126,6 +127,10 @@ pub struct Dashboard {
     pub closed_with_zero_trips_share: Option<f64>,
     pub closed_with_at_most_one_trip_share: Option<f64>,
     pub departments: Vec<DepartmentFigures>,
+    /// Today's work at the windows by department (served tickets, window-minutes), as in the lobby report.
+    pub department_load: Vec<LobbyRow>,
+    /// Busiest against idlest department today (忙闲不均), as in the lobby report.
+    pub load_balance: LoadBalance,
     /// Cases accepted per township (all time).
     pub townships: Vec<(String, String, i64)>,
     /// The last 30 days, oldest first.
@@ -139,35 +144,44 @@ fn share(a: i64, b: i64) -> Option<f64> {
 impl Store {
     /// The leaders' dashboard for a county: live lobby figures, and counters kept as events happened.
     pub async fn dashboard(&self, county: &PlaceCode, today: chrono::NaiveDate) -> Result<Dashboard, StoreError> {
-        let rows: Vec<(String, String, String, i64)> =
-            sqlx::query_as("SELECT day, metric, dim, value FROM stat_counters WHERE county = $1")
-                .bind(county.as_str())
-                .fetch_all(self.pool())
-                .await?;
+        // Sums in the database: a year of counters is tens of thousands of rows, the answer a few hundred.
+        let totals: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT metric, dim, CAST(SUM(value) AS BIGINT) FROM stat_counters WHERE county = $1 GROUP BY metric, dim",
+        )
+        .bind(county.as_str())
+        .fetch_all(self.pool())
+        .await?;
         let from = (today - chrono::Duration::days(29)).to_string();
         let today_s = today.to_string();
+        let days: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT day, metric, CAST(SUM(value) AS BIGINT) FROM stat_counters WHERE county = $1 AND day >= $2 AND day <= $3 \
+             AND metric IN ('tickets_issued', 'tickets_served', 'tickets_no_show', 'cases_accepted', 'cases_closed') \
+             GROUP BY day, metric",
+        )
+        .bind(county.as_str())
+        .bind(&from)
+        .bind(&today_s)
+        .fetch_all(self.pool())
+        .await?;
         let mut trend: BTreeMap<String, DayFigures> = (0..30)
             .map(|i| {
                 let d = (today - chrono::Duration::days(29 - i)).to_string();
                 (d.clone(), DayFigures { day: d, ..Default::default() })
             })
             .collect();
-        let mut total: BTreeMap<(String, String), i64> = BTreeMap::new();
-        for (day, metric, dim, value) in &rows {
-            *total.entry((metric.clone(), dim.clone())).or_default() += value;
-            if day.as_str() >= from.as_str() && day.as_str() <= today_s.as_str() {
-                if let Some(f) = trend.get_mut(day) {
-                    match metric.as_str() {
-                        "tickets_issued" => f.tickets_issued += value,
-                        "tickets_served" => f.tickets_served += value,
-                        "tickets_no_show" => f.tickets_no_show += value,
-                        "cases_accepted" => f.cases_accepted += value,
-                        "cases_closed" => f.cases_closed += value,
-                        _ => {}
-                    }
+        for (day, metric, value) in &days {
+            if let Some(f) = trend.get_mut(day) {
+                match metric.as_str() {
+                    "tickets_issued" => f.tickets_issued += value,
+                    "tickets_served" => f.tickets_served += value,
+                    "tickets_no_show" => f.tickets_no_show += value,
+                    "cases_accepted" => f.cases_accepted += value,
+                    "cases_closed" => f.cases_closed += value,
+                    _ => {}
                 }
             }
         }
+        let total: BTreeMap<(String, String), i64> = totals.into_iter().map(|(m, d, v)| ((m, d), v)).collect();
         let sum = |metric: &str| total.iter().filter(|((m, _), _)| m == metric).map(|(_, v)| *v).sum::<i64>();
         let by_dim = |metric: &str, dim: &str| total.get(&(metric.to_string(), dim.to_string())).copied().unwrap_or(0);
         let departments_list = self.departments(Some(county)).await?;
@@ -219,7 +233,11 @@ impl Store {
         let paused = windows.iter().filter(|w| w.2 == Some(1)).count() as i64;
         let closed = sum("cases_closed");
         let coverage = self.coverage(county).await?;
+        // Department load balance of today's hall: the lobby report's own figures.
+        let lobby = self.lobby_report(county, &today_s).await?;
         Ok(Dashboard {
+            department_load: lobby.by_department,
+            load_balance: lobby.load_balance,
             place: county.to_string(),
             today: trend.get(&today_s).cloned().unwrap_or_default(),
             longest_wait_minutes: queues.iter().map(|q| q.longest_wait_minutes).max().unwrap_or(0),

@@ -6,6 +6,7 @@ pub mod api;
 pub mod auth;
 pub mod catalogue;
 pub mod citizen;
+pub mod dashboard_hub;
 pub mod display;
 pub mod error;
 mod metrics;
@@ -41,6 +42,7 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     pub lobby: Arc<LobbySettings>,
     pub display: display::DisplayHub,
+    pub dashboards: dashboard_hub::DashboardHub,
 }
 
 impl AppState {
@@ -59,6 +61,8 @@ impl AppState {
         catalogue.follow(store.clone());
         let display = display::DisplayHub::default();
         display.follow(store.clone());
+        let dashboards = dashboard_hub::DashboardHub::default();
+        dashboards.follow(store.clone());
         start_housekeeping(store.clone()).await;
         if opts.sms.enabled {
             outbox::start_outbox_worker(store.clone(), opts.sms.clone());
@@ -70,6 +74,7 @@ impl AppState {
             metrics: Arc::new(metrics::Metrics::default()),
             lobby: Arc::new(opts.lobby),
             display,
+            dashboards,
         })
     }
 }

@@ -16,7 +16,7 @@ use utoipa::OpenApi;
         catalogue::import, catalogue::export,
         org::places, org::save_place, org::zones, org::save_zone, org::departments, org::save_department,
         org::windows, org::save_window, org::staff_list, org::create_staff, org::update_staff,
-        stats::coverage, stats::lobby, stats::dashboard,
+        stats::coverage, stats::lobby, stats::dashboard, crate::api::dashboard::download, crate::api::dashboard::events,
         cases::accept, cases::get, cases::by_number, cases::act, cases::trip, cases::worklist, cases::overdue, cases::track,
         cases::refuse, cases::trips, cases::flows, cases::flow, cases::load_flow, cases::set_item_flow, cases::unmask,
         exchange::services, exchange::save_service, exchange::rights, exchange::set_right, exchange::put_records,

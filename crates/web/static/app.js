@@ -92,3 +92,34 @@ document.addEventListener("DOMContentLoaded", () => {
     }
   });
 });
+
+// Dashboard (/dashboard): live over SSE. The server renders the figures; each `html` event carries the
+// live part of the page, which replaces the old one — nothing is formatted twice, and the page never
+// reloads. The browser reconnects by itself; if it gives up, start again, more slowly each time.
+document.addEventListener("DOMContentLoaded", () => {
+  const status = document.getElementById("live-status");
+  const live = document.getElementById("dashboard-live");
+  if (!status || !live || !window.EventSource) return;
+  let retry = 1000;
+  const connect = () => {
+    const es = new EventSource(status.dataset.live);
+    es.addEventListener("open", () => {
+      status.textContent = status.dataset.msgLive;
+      retry = 1000;
+    });
+    es.addEventListener("html", (e) => {
+      const doc = new DOMParser().parseFromString(`<div>${e.data}</div>`, "text/html");
+      const fresh = doc.body.firstElementChild;
+      if (fresh) live.replaceChildren(...fresh.childNodes);
+      live.dataset.updates = String(Number(live.dataset.updates || 0) + 1);
+    });
+    es.addEventListener("error", () => {
+      status.textContent = status.dataset.msgOffline;
+      if (es.readyState === EventSource.CLOSED) {
+        setTimeout(connect, retry);
+        retry = Math.min(retry * 2, 30_000);
+      }
+    });
+  };
+  connect();
+});

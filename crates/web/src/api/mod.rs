@@ -4,6 +4,7 @@
 pub mod bundles;
 pub mod cases;
 pub mod catalogue;
+pub mod dashboard;
 pub mod exchange;
 pub mod hotline;
 pub mod lobby;
@@ -41,6 +42,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/stats/coverage", get(stats::coverage))
         .route("/api/v1/stats/lobby", get(stats::lobby))
         .route("/api/v1/dashboard", get(stats::dashboard))
+        .route("/api/v1/dashboard/events", get(dashboard::events))
+        .route("/api/v1/dashboard/figures/{file}", get(dashboard::download))
         .route("/api/v1/stats/trips", get(cases::trips))
         .route("/api/v1/hotline/orders", get(hotline::list).post(hotline::create))
         .route("/api/v1/hotline/orders/{id}", get(hotline::get))

@@ -62,21 +62,14 @@ pub async fn lobby(
 }
 
 /// The leaders' dashboard: the lobby now, today's and 30 days' figures, zero-trip shares, trips per
-/// case, time-limit compliance and overdue cases by department, activity per township.
+/// case, time-limit compliance and overdue cases by department, today's department load balance,
+/// activity per township.
 #[utoipa::path(get, path = "/api/v1/dashboard", tag = "stats", params(CoverageQuery), responses((status = 200), (status = 403)))]
 pub async fn dashboard(
     State(s): State<AppState>,
     me: crate::auth::CurrentStaff,
     Query(q): Query<CoverageQuery>,
 ) -> ApiResult<Json<onewindow_store::Dashboard>> {
-    me.require(&[onewindow_store::Role::Leader, onewindow_store::Role::Admin])?;
-    let place = match q.place.as_deref().filter(|p| !p.is_empty()) {
-        Some(p) => PlaceCode::parse(p)?,
-        None => me.county()?,
-    };
-    me.require_within(&place)?;
-    let county =
-        place.county().ok_or_else(|| crate::error::ApiError::bad(Some("place"), "请指定一个县", "name a county"))?;
-    let today = onewindow_core::lobby::local_day(chrono::Utc::now().timestamp_millis());
-    Ok(Json(s.store.dashboard(&county, today).await?))
+    let county = super::dashboard::scope(&me, q.place.as_deref())?;
+    Ok(Json(s.store.dashboard(&county, crate::dashboard_hub::today()).await?))
 }

@@ -5,6 +5,8 @@ mod admin;
 mod bundles;
 mod cases;
 mod catalogue;
+mod chart;
+mod dashboard;
 mod exchange;
 mod followups;
 mod hotline;
@@ -12,6 +14,7 @@ mod lobby;
 mod login;
 mod portal;
 mod portal_case;
+mod simulate;
 
 use crate::auth::{cookie_value, MaybeStaff};
 use crate::AppState;
@@ -31,7 +34,6 @@ pub fn routes() -> Router<AppState> {
         .route("/items/{code}", get(catalogue::item))
         .route("/stats/coverage", get(catalogue::coverage))
         .route("/stats/lobby", get(catalogue::lobby_report))
-        .route("/dashboard", get(catalogue::dashboard))
         .route("/login", get(login::form).post(login::submit))
         .route("/logout", axum::routing::post(login::logout))
         .route("/lang", get(switch_lang))
@@ -44,6 +46,7 @@ pub fn routes() -> Router<AppState> {
         .merge(hotline::routes())
         .merge(portal::routes())
         .merge(followups::routes())
+        .merge(dashboard::routes())
 }
 
 /// What every page needs: the language, who is signed in, the CSRF token for forms, the current path.
