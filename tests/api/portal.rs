@@ -554,6 +554,39 @@ async fn draft_then_correction(db: Db) {
         rate(json!({"score": 2, "comment": "补正说明不清楚，多跑了一趟网页"})).await.unwrap().status(),
         StatusCode::NO_CONTENT
     );
+    // The dashboard's satisfaction figure equals a direct count of the ratings.
+    let leader = app.login("leader").await;
+    let d: Value =
+        app.client.get(app.url("/api/v1/dashboard")).bearer_auth(&leader).send().await.unwrap().json().await.unwrap();
+    let row = d["satisfaction"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["department"].as_str().unwrap().contains("人力资源"))
+        .unwrap()
+        .clone();
+    let sql = |w: &str| {
+        format!("SELECT COUNT(*) FROM ratings r JOIN departments d ON d.id = r.department_id WHERE d.code = 'rlsbj'{w}")
+    };
+    assert_eq!(row["ratings"].as_i64().unwrap(), count(&app, &sql("")).await);
+    assert_eq!(row["dissatisfied"].as_i64().unwrap(), count(&app, &sql(" AND r.score <= 2")).await);
+    assert_eq!(
+        (row["ratings"].as_i64(), row["mean_score"].as_f64(), row["dissatisfied"].as_i64()),
+        (Some(1), Some(2.0), Some(1))
+    );
+    let csv = app
+        .client
+        .get(app.url("/api/v1/dashboard/figures/satisfaction.csv"))
+        .bearer_auth(&leader)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.status(), StatusCode::OK);
+    let csv = csv.text().await.unwrap();
+    assert!(
+        csv.lines().any(|l| l.contains("人力资源") && l.ends_with(",1,2,0,1")),
+        "the CSV has the same figures: {csv}"
+    );
     let approver = app.login("approver2").await;
     let list: Value =
         app.client.get(app.url("/api/v1/followups")).bearer_auth(&approver).send().await.unwrap().json().await.unwrap();

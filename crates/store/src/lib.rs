@@ -51,7 +51,7 @@ pub use lobby_report::{LoadBalance, LobbyReport, LobbyRow};
 pub use org::{Department, Place, Window, Zone};
 pub use outbox::{OutboxCounts, OutboxMessage};
 pub use ratings::{FollowupView, RatingRow, RATING_NAMES};
-pub use stats::{Dashboard, DayFigures, DepartmentFigures};
+pub use stats::{Dashboard, DayFigures, DepartmentFigures, SatisfactionFigures};
 pub use write::{Actor, Event, WriteTx};
 
 /// Milliseconds since the Unix epoch, UTC: the one time format in the database.

@@ -52,6 +52,9 @@ pub(crate) fn counters_for(kind: &str, place: &str, data: &Value) -> Vec<(&'stat
         "case.rated" => {
             let score = data["score"].as_i64().unwrap_or(0);
             let mut v = vec![("ratings", s("department"), 1), ("ratings_score", s("department"), score)];
+            if score >= 4 {
+                v.push(("ratings_satisfied", s("department"), 1));
+            }
             if score <= 2 {
                 v.push(("ratings_dissatisfied", s("department"), 1));
             }
@@ -110,6 +113,19 @@ pub struct DepartmentFigures {
     pub overdue_open: i64,
 }
 
+/// The citizens' ratings of one department's finished cases.
+#[derive(Debug, Clone, Serialize)]
+pub struct SatisfactionFigures {
+    pub department: String,
+    pub ratings: i64,
+    /// Mean score, 5 非常满意 … 1 非常不满意.
+    pub mean_score: f64,
+    /// Share rated 满意 or 非常满意.
+    pub satisfied_share: f64,
+    /// Rated 不满意 or 非常不满意 (each opened a follow-up).
+    pub dissatisfied: i64,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Dashboard {
     pub place: String,
@@ -131,6 +147,8 @@ pub struct Dashboard {
     pub department_load: Vec<LobbyRow>,
     /// Busiest against idlest department today (忙闲不均), as in the lobby report.
     pub load_balance: LoadBalance,
+    /// Ratings (好差评) by department, all time.
+    pub satisfaction: Vec<SatisfactionFigures>,
     /// Cases accepted per township (all time).
     pub townships: Vec<(String, String, i64)>,
     /// The last 30 days, oldest first.
@@ -212,6 +230,20 @@ impl Store {
                 overdue_open,
             });
         }
+        let satisfaction = departments_list
+            .iter()
+            .filter(|d| by_dim("ratings", &d.code) > 0)
+            .map(|d| {
+                let n = by_dim("ratings", &d.code);
+                SatisfactionFigures {
+                    department: d.name.clone(),
+                    ratings: n,
+                    mean_score: ((by_dim("ratings_score", &d.code) as f64 / n as f64) * 100.0).round() / 100.0,
+                    satisfied_share: share(by_dim("ratings_satisfied", &d.code), n).unwrap_or(0.0),
+                    dissatisfied: by_dim("ratings_dissatisfied", &d.code),
+                }
+            })
+            .collect();
         let places = self.places_within(county).await?;
         let mut townships: Vec<(String, String, i64)> = total
             .iter()
@@ -252,6 +284,7 @@ impl Store {
             closed_with_zero_trips_share: share(sum("cases_closed_zero_trips"), closed),
             closed_with_at_most_one_trip_share: share(sum("cases_closed_at_most_one_trip"), closed),
             departments,
+            satisfaction,
             townships,
             trend: trend.into_values().collect(),
         })

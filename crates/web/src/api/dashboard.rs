@@ -46,8 +46,8 @@ pub struct Figure {
 }
 
 /// Every figure the page shows, by the name used in download links.
-pub const FIGURES: [&str; 9] =
-    ["hall", "queues", "today", "trips", "departments", "load", "balance", "townships", "trend"];
+pub const FIGURES: [&str; 10] =
+    ["hall", "queues", "today", "trips", "departments", "satisfaction", "load", "balance", "townships", "trend"];
 
 fn int(v: i64) -> Cell {
     Cell::Int(v)
@@ -127,6 +127,28 @@ pub fn figure(d: &Dashboard, name: &str) -> Option<Figure> {
                         int(x.late),
                         Cell::Num(x.on_time_share),
                         int(x.overdue_open),
+                    ]
+                })
+                .collect(),
+        ),
+        "satisfaction" => f(
+            ("群众满意度（按部门）", "Satisfaction, by department"),
+            &[
+                ("部门", "Department"),
+                ("评价数", "Ratings"),
+                ("平均分", "Mean score"),
+                ("满意率", "Satisfied share"),
+                ("差评", "Dissatisfied"),
+            ],
+            d.satisfaction
+                .iter()
+                .map(|x| {
+                    vec![
+                        text(&x.department),
+                        int(x.ratings),
+                        Cell::Num(x.mean_score),
+                        Cell::Num(x.satisfied_share),
+                        int(x.dissatisfied),
                     ]
                 })
                 .collect(),
