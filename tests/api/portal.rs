@@ -698,6 +698,10 @@ async fn appointments_capacity_and_check_in(db: Db) {
         app.store.check_in_appointment_at(&place, &nobody, &lobby, at("09:05")).await,
         Err(onewindow_store::StoreError::Invalid(_))
     ));
+    // After the day, bookings never checked in are marked missed (housekeeping); the checked-in one stays.
+    let after = chrono::NaiveDate::parse_from_str(&day, "%Y-%m-%d").unwrap() + chrono::Duration::days(1);
+    assert_eq!(app.store.close_missed_appointments(after).await.unwrap(), 3);
+    assert_eq!(count(&app, "SELECT COUNT(*) FROM appointments WHERE state = 'checked_in'").await, 1);
     // Over HTTP, a number without a booking today is a clear 422 naming the phone.
     let r = app
         .client

@@ -373,4 +373,29 @@ impl Store {
         t.estimated_wait_minutes = Some(self.wait_minutes(queue_id, ahead, s).await?);
         Ok(t)
     }
+
+    /// Bookings of days gone by that were never checked in become `missed` (housekeeping); returns how
+    /// many.
+    pub async fn close_missed_appointments(&self, today: NaiveDate) -> Result<u64, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM appointments WHERE state = 'booked' AND day < $1")
+            .bind(today.to_string())
+            .fetch_one(self.pool())
+            .await?;
+        if n == 0 {
+            return Ok(0);
+        }
+        let mut tx = self.begin(&crate::Actor::system()).await?;
+        let done = sqlx::query(
+            "UPDATE appointments SET state = 'missed', updated_at = $1 WHERE state = 'booked' AND day < $2",
+        )
+        .bind(now_ms())
+        .bind(today.to_string())
+        .execute(tx.conn())
+        .await?
+        .rows_affected();
+        tx.record("appointments.missed", "", "appointments", json!({"before": today.to_string(), "count": done}))
+            .await?;
+        tx.commit().await?;
+        Ok(done)
+    }
 }

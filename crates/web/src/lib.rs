@@ -123,6 +123,9 @@ async fn housekeeping(store: &Store) {
         tracing::warn!(error = %e, "expiring old tickets failed");
     }
     let today = onewindow_core::lobby::local_day(chrono::Utc::now().timestamp_millis());
+    if let Err(e) = store.close_missed_appointments(today).await {
+        tracing::warn!(error = %e, "housekeeping: missed appointments");
+    }
     if let Err(e) = store.remind_supplements(today).await {
         tracing::warn!(error = %e, "supplement reminders failed");
     }
