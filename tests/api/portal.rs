@@ -53,18 +53,23 @@ pub async fn citizen(app: &TestApp, phone: &str) -> String {
 
 /// The RLSBJ-002 application form, filled in, with the ID card as PNG and the form as PDF.
 fn application(submit: bool) -> Form {
+    application_of("毛志坚", "330822198001010011", submit)
+}
+
+/// The same for a given applicant (also the express recipient).
+pub fn application_of(name: &str, id_number: &str, submit: bool) -> Form {
     Form::new()
         .text("item", "RLSBJ-002")
-        .text("applicant_name", "毛志坚")
-        .text("applicant_id_number", "330822198001010011")
+        .text("applicant_name", name.to_string())
+        .text("applicant_id_number", id_number.to_string())
         .text("answers.insurance", "养老和医疗保险")
         .text("answers.grade", "100%")
         .text("answers.address", "常山县天马街道人民路1号")
         .text("answers.start", "2026-12")
         .text("delivery.method", "express")
-        .text("delivery.recipient", "毛志坚")
+        .text("delivery.recipient", name.to_string())
         .text("delivery.address", "常山县天马街道人民路1号")
-        .part("file.0", Part::bytes(PNG.to_vec()).file_name("身份证.png"))
+        .part("file.0", Part::bytes(PNG.to_vec()).file_name(format!("{name}.png")))
         .part("file.1", Part::bytes(PDF.to_vec()).file_name("申请单.pdf"))
         .text("submit", if submit { "1" } else { "0" })
 }

@@ -42,20 +42,7 @@ async fn citizen_data_everywhere(app: &TestApp) -> i64 {
     // The same citizen on the portal: signed in by SMS, an online application with a file, the name as
     // the express recipient, and an appointment.
     let token = crate::portal::citizen(app, PHONE).await;
-    let form = reqwest::multipart::Form::new()
-        .text("item", "RLSBJ-002")
-        .text("applicant_name", NAME)
-        .text("applicant_id_number", ID_NUMBER)
-        .text("answers.insurance", "养老和医疗保险")
-        .text("answers.grade", "100%")
-        .text("answers.address", "常山县天马街道人民路1号")
-        .text("answers.start", "2026-12")
-        .text("delivery.method", "express")
-        .text("delivery.recipient", NAME)
-        .text("delivery.address", "常山县天马街道人民路1号")
-        .part("file.0", reqwest::multipart::Part::bytes(crate::portal::PNG.to_vec()).file_name(format!("{NAME}.png")))
-        .part("file.1", reqwest::multipart::Part::bytes(crate::portal::PDF.to_vec()).file_name("form.pdf"))
-        .text("submit", "1");
+    let form = crate::portal::application_of(NAME, ID_NUMBER, true);
     let r = app
         .client
         .post(app.url("/api/v1/citizen/applications"))

@@ -121,10 +121,23 @@ pub async fn correction(
     Upload(parts): Upload,
 ) -> ApiResult<Json<CaseView>> {
     number_ok(&number)?;
-    me.check_csrf(parts.get("csrf").unwrap_or_default()).or_else(|e| if me.via_cookie { Err(e) } else { Ok(()) })?;
-    let c = s.store.citizen_case(&me.citizen, &number).await?;
+    if me.via_cookie {
+        me.check_csrf(parts.get("csrf").unwrap_or_default())?;
+    }
+    Ok(Json(send_correction(&s, &me.citizen, &number, &parts).await?))
+}
+
+/// A correction from a form (API or page): its files for the case's materials and its comment, supplied
+/// in one commit.
+pub(crate) async fn send_correction(
+    s: &AppState,
+    citizen: &onewindow_store::Citizen,
+    number: &str,
+    parts: &crate::upload::FormParts,
+) -> ApiResult<CaseView> {
+    let c = s.store.citizen_case(citizen, number).await?;
     let materials: Vec<String> = c.materials.iter().map(|m| m.name.clone()).collect();
-    let files = material_files(&parts, &materials)?;
+    let files = material_files(parts, &materials)?;
     if files.is_empty() {
         return Err(ApiError::bad(Some("files"), "请选择补正材料文件", "choose the files of the correction"));
     }
@@ -133,7 +146,7 @@ pub async fn correction(
         comment: parts.get("comment").unwrap_or_default().trim().to_string(),
         data: json!({}),
     };
-    Ok(Json(s.store.citizen_act(&me.citizen, &number, &input, &files, None).await?))
+    Ok(s.store.citizen_act(citizen, number, &input, &files, None).await?)
 }
 
 /// Choose how the result reaches you: `pickup`, `express` (recipient, address) or `electronic`.

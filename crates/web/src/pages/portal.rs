@@ -59,6 +59,15 @@ impl Problems {
     }
 }
 
+/// A form post of a signed-in citizen with the session's CSRF token, or the page to answer with.
+#[allow(clippy::result_large_err)] // the error is the page to answer with
+pub fn posted(me: MaybeCitizen, t: &Tr, csrf: &str) -> Result<CurrentCitizen, Response> {
+    let me = signed_in(me, t)?;
+    me.check_csrf(csrf)
+        .map_err(|e| error_page(Tr { en: t.en, user: None, csrf: String::new(), path: t.path.clone() }, e))?;
+    Ok(me)
+}
+
 /// Sends a citizen who is not signed in to the SMS sign-in, coming back afterwards.
 pub fn to_my_login(path: &str) -> Response {
     Redirect::to(&format!("/my/login?next={}", super::encode_path(path))).into_response()
@@ -352,13 +361,10 @@ struct BookForm {
 }
 
 async fn book(State(s): State<AppState>, t: Tr, me: MaybeCitizen, Form(f): Form<BookForm>) -> Response {
-    let me = match signed_in(me, &t) {
+    let me = match posted(me, &t, &f.csrf) {
         Ok(m) => m,
         Err(r) => return r,
     };
-    if let Err(e) = me.check_csrf(&f.csrf) {
-        return error_page(t, e);
-    }
     let place = s.default_place.clone();
     match s.store.book_appointment(&me.citizen, &place, &f.queue, &f.day, &f.slot, None).await {
         Ok(_) => Redirect::to(&format!(
@@ -386,13 +392,10 @@ async fn cancel_booking(
     axum::extract::Path(id): axum::extract::Path<i64>,
     Form(f): Form<CsrfForm>,
 ) -> Response {
-    let me = match signed_in(me, &t) {
+    let me = match posted(me, &t, &f.csrf) {
         Ok(m) => m,
         Err(r) => return r,
     };
-    if let Err(e) = me.check_csrf(&f.csrf) {
-        return error_page(t, e);
-    }
     match s.store.cancel_appointment(&me.citizen, id).await {
         Ok(_) => Redirect::to("/my/appointments").into_response(),
         Err(e) => error_page(t, e.into()),

@@ -3,11 +3,11 @@
 //! delivery, electronic download, confirmation of receipt and the rating.
 
 use super::cases::{case_vm, CaseVm};
-use super::portal::{next_step, not_theirs, signed_in, Problems};
+use super::portal::{next_step, not_theirs, posted, signed_in, Problems};
 use super::{error_page, render, Tr};
 use crate::citizen::{CurrentCitizen, MaybeCitizen};
 use crate::error::ApiError;
-use crate::upload::{application_input, material_files, read_form, FormParts};
+use crate::upload::{application_input, read_form, FormParts};
 use crate::AppState;
 use askama::Template;
 use axum::extract::{Form, Multipart, Path, Query, State};
@@ -271,13 +271,10 @@ async fn discard(
     Path(id): Path<i64>,
     Form(f): Form<CsrfForm>,
 ) -> Response {
-    let me = match signed_in(me, &t) {
+    let me = match posted(me, &t, &f.csrf) {
         Ok(m) => m,
         Err(r) => return r,
     };
-    if let Err(e) = me.check_csrf(&f.csrf) {
-        return error_page(t, e);
-    }
     let back = match (f.file, s.store.application(&me.citizen, id).await) {
         (Some(_), Ok(a)) => format!("/my/apply/{}?draft={id}", super::encode_path(&a.item_code)),
         _ => "/my".to_string(),
@@ -452,13 +449,10 @@ async fn act(
     Path(number): Path<String>,
     Form(f): Form<ActForm>,
 ) -> Response {
-    let me = match signed_in(me, &t) {
+    let me = match posted(me, &t, &f.csrf) {
         Ok(m) => m,
         Err(r) => return r,
     };
-    if let Err(e) = me.check_csrf(&f.csrf) {
-        return error_page(t, e);
-    }
     // Only what a citizen does from this page; the flow checks the rest.
     if !matches!(f.action.as_str(), "cancel" | "download" | "deliver") {
         return error_page(t, ApiError::bad(Some("action"), "不支持的操作", "unsupported action"));
@@ -487,13 +481,10 @@ async fn delivery(
     Path(number): Path<String>,
     Form(f): Form<DeliveryForm>,
 ) -> Response {
-    let me = match signed_in(me, &t) {
+    let me = match posted(me, &t, &f.csrf) {
         Ok(m) => m,
         Err(r) => return r,
     };
-    if let Err(e) = me.check_csrf(&f.csrf) {
-        return error_page(t, e);
-    }
     let choice = DeliveryChoice { method: f.method, recipient: f.recipient, address: f.address };
     let r = s.store.choose_delivery(&me.citizen, &number, &choice).await.map_err(ApiError::from);
     after(&s, t, me, &number, r).await
@@ -516,13 +507,10 @@ async fn rate(
     Path(number): Path<String>,
     Form(f): Form<RatingForm>,
 ) -> Response {
-    let me = match signed_in(me, &t) {
+    let me = match posted(me, &t, &f.csrf) {
         Ok(m) => m,
         Err(r) => return r,
     };
-    if let Err(e) = me.check_csrf(&f.csrf) {
-        return error_page(t, e);
-    }
     let score = f.score.trim().parse::<i64>().unwrap_or(0);
     let r = s.store.rate_case(&me.citizen, &number, score, &f.comment, None).await.map_err(ApiError::from);
     after(&s, t, me, &number, r).await
@@ -546,22 +534,7 @@ async fn correction(
     if let Err(e) = me.check_csrf(parts.get("csrf").unwrap_or_default()) {
         return error_page(t, e);
     }
-    let r = async {
-        let c = s.store.citizen_case(&me.citizen, &number).await?;
-        let materials: Vec<String> = c.materials.iter().map(|m| m.name.clone()).collect();
-        let files = material_files(&parts, &materials)?;
-        if files.is_empty() {
-            return Err(ApiError::bad(Some("files"), "请选择补正材料文件", "choose the files of the correction"));
-        }
-        let input = ActionInput {
-            action: "supplement".into(),
-            comment: parts.get("comment").unwrap_or_default().trim().into(),
-            data: json!({}),
-        };
-        s.store.citizen_act(&me.citizen, &number, &input, &files, None).await?;
-        Ok(())
-    }
-    .await;
+    let r = crate::api::portal::send_correction(&s, &me.citizen, &number, &parts).await.map(|_| ());
     after(&s, t, me, &number, r).await
 }
 
