@@ -302,10 +302,37 @@ pub async fn lobby(tickets: usize, concurrency: usize, screens: usize, calls: us
     report(&format!("ticket issue over HTTP ({concurrency} concurrent clients, SQLite)"), &mut samples, wall.elapsed());
 
     // 2. Call → display latency with `screens` SSE clients.
-    let (seen_tx, mut seen_rx) = tokio::sync::mpsc::unbounded_channel::<(String, Instant)>();
+    let (mut seen_rx, readers) = connect_screens(addr, screens).await?;
+    println!("{screens} display screens connected");
+    let acceptor = token(&client, addr, "acceptor").await?;
+    let wall = Instant::now();
+    let mut latencies = call_and_watch(&client, addr, &acceptor, calls, screens, &mut seen_rx).await?;
+    report(
+        &format!("call → display over SSE ({screens} screens × {calls} calls, from the call request to each screen)"),
+        &mut latencies,
+        wall.elapsed(),
+    );
+    for r in readers {
+        r.abort();
+    }
+    server.abort();
+    store.close().await;
+    if let Some(d) = dir {
+        let _ = std::fs::remove_dir_all(d);
+    }
+    Ok(())
+}
+
+/// `n` SSE display screens on the demo hall at `addr`, each connected (its snapshot read) before this
+/// returns; the receiver gets (ticket number, when read) for every call any screen reads.
+async fn connect_screens(
+    addr: std::net::SocketAddr,
+    n: usize,
+) -> Result<(tokio::sync::mpsc::UnboundedReceiver<(String, Instant)>, Vec<tokio::task::JoinHandle<Result<()>>>)> {
+    let (seen_tx, seen_rx) = tokio::sync::mpsc::unbounded_channel::<(String, Instant)>();
     let mut readers = Vec::new();
     let ready = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
-    for _ in 0..screens {
+    for _ in 0..n {
         let client = reqwest::Client::new();
         let seen = seen_tx.clone();
         let ready = ready.clone();
@@ -332,15 +359,24 @@ pub async fn lobby(tickets: usize, concurrency: usize, screens: usize, calls: us
             Ok::<_, anyhow::Error>(())
         }));
     }
-    drop(seen_tx);
-    let _ = ready.acquire_many(screens as u32).await?;
-    println!("{screens} display screens connected");
-    let acceptor = token(&client, addr, "acceptor").await?;
+    let _ = ready.acquire_many(n as u32).await?;
+    Ok((seen_rx, readers))
+}
+
+/// Calls `calls` tickets at window A1 of `caller`, one after another, and for each waits until all
+/// `screens` screens have read it: the latencies from sending the call to each screen reading it.
+async fn call_and_watch(
+    client: &reqwest::Client,
+    caller: std::net::SocketAddr,
+    token: &str,
+    calls: usize,
+    screens: usize,
+    seen_rx: &mut tokio::sync::mpsc::UnboundedReceiver<(String, Instant)>,
+) -> Result<Vec<Duration>> {
     let mut latencies = Vec::new();
-    let wall = Instant::now();
     for _ in 0..calls {
         let t0 = Instant::now();
-        let r = client.post(format!("http://{addr}/api/v1/windows/A1/call-next")).bearer_auth(&acceptor).send().await?;
+        let r = client.post(format!("http://{caller}/api/v1/windows/A1/call-next")).bearer_auth(token).send().await?;
         let v: Value = r.error_for_status()?.json().await?;
         let number = v["number"].as_str().unwrap_or_default().to_string();
         let mut got = 0;
@@ -355,26 +391,98 @@ pub async fn lobby(tickets: usize, concurrency: usize, screens: usize, calls: us
         // Finish so the window may call again (not part of the measured latency).
         for a in ["start", "finish"] {
             client
-                .post(format!("http://{addr}/api/v1/windows/A1/{a}"))
-                .bearer_auth(&acceptor)
+                .post(format!("http://{caller}/api/v1/windows/A1/{a}"))
+                .bearer_auth(token)
                 .send()
                 .await?
                 .error_for_status()?;
         }
     }
+    Ok(latencies)
+}
+
+/// Scale-out on one PostgreSQL database: two server instances (each with its own pools, listener and
+/// display hub, as two `onewindow serve` processes would have), tickets issued on both at once, and
+/// call → display latency with the screens on the other instance than the call (LISTEN/NOTIFY relay),
+/// beside the same instance for reference.
+pub async fn scale_out(
+    database_url: &str,
+    tickets: usize,
+    concurrency: usize,
+    screens: usize,
+    calls: usize,
+) -> Result<()> {
+    let opts = StoreOptions {
+        url: database_url.to_string(),
+        max_connections: 16,
+        keys: onewindow_store::vault::KeyRing::generate(),
+    };
+    let a = Store::open(&opts).await?;
+    anyhow::ensure!(a.is_empty().await?, "the scale-out bench needs an empty database");
+    a.load_county(&seed::demo()?, seed::DEMO_PASSWORD).await?;
+    let b = Store::open(&opts).await?;
+    let (addr_a, server_a) = serve_in_process(&a).await?;
+    let (addr_b, server_b) = serve_in_process(&b).await?;
+    let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency.max(8)).build()?;
+    let admin = token(&client, addr_a, "admin").await?;
+    client
+        .put(format!("http://{addr_a}/api/v1/queues/general"))
+        .bearer_auth(&admin)
+        .json(&json!({"prefix": "A", "start_number": 1, "daily_max": 99999}))
+        .send()
+        .await?
+        .error_for_status()?;
+
+    // Tickets issued through both instances at once.
+    let wall = Instant::now();
+    let per = tickets.max(2 * calls) / concurrency.max(1) + 1;
+    let mut tasks = Vec::new();
+    for w in 0..concurrency.max(1) {
+        let client = client.clone();
+        let addr = if w % 2 == 0 { addr_a } else { addr_b };
+        tasks.push(tokio::spawn(async move {
+            let mut s = Vec::with_capacity(per);
+            for _ in 0..per {
+                let t = Instant::now();
+                let r = client
+                    .post(format!("http://{addr}/api/v1/tickets"))
+                    .json(&json!({"queue": "general"}))
+                    .send()
+                    .await?;
+                anyhow::ensure!(r.status().is_success(), "issue: {}", r.status());
+                s.push(t.elapsed());
+            }
+            Ok::<_, anyhow::Error>(s)
+        }));
+    }
+    let mut samples = Vec::new();
+    for t in tasks {
+        samples.extend(t.await??);
+    }
     report(
-        &format!("call → display over SSE ({screens} screens × {calls} calls, from the call request to each screen)"),
-        &mut latencies,
+        &format!(
+            "ticket issue over HTTP on two instances, one PostgreSQL ({concurrency} concurrent clients, half on each)"
+        ),
+        &mut samples,
         wall.elapsed(),
     );
-    for r in readers {
-        r.abort();
+
+    let acceptor = token(&client, addr_a, "acceptor").await?;
+    for (what, screens_on) in
+        [("other instance (call on A, screens on B)", addr_b), ("same instance (call on A, screens on A)", addr_a)]
+    {
+        let (mut seen_rx, readers) = connect_screens(screens_on, screens).await?;
+        let wall = Instant::now();
+        let mut latencies = call_and_watch(&client, addr_a, &acceptor, calls, screens, &mut seen_rx).await?;
+        report(&format!("call → display, {what}, {screens} screens × {calls} calls"), &mut latencies, wall.elapsed());
+        for r in readers {
+            r.abort();
+        }
     }
-    server.abort();
-    store.close().await;
-    if let Some(d) = dir {
-        let _ = std::fs::remove_dir_all(d);
-    }
+    server_a.abort();
+    server_b.abort();
+    a.close().await;
+    b.close().await;
     Ok(())
 }
 

@@ -113,6 +113,19 @@ enum BenchCommand {
         #[arg(long = "on")]
         on: Option<String>,
     },
+    /// Two instances on one (empty) PostgreSQL database: tickets through both, call → display across them.
+    ScaleOut {
+        #[arg(long = "on")]
+        on: String,
+        #[arg(long, default_value_t = 2000)]
+        tickets: usize,
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 200)]
+        screens: usize,
+        #[arg(long, default_value_t = 100)]
+        calls: usize,
+    },
 }
 
 #[derive(Subcommand)]
@@ -371,6 +384,9 @@ async fn main() -> Result<()> {
         }
         Command::Bench(BenchCommand::Cases { lifecycles, concurrency, on }) => {
             bench::cases(lifecycles, concurrency, on.as_deref()).await?;
+        }
+        Command::Bench(BenchCommand::ScaleOut { on, tickets, concurrency, screens, calls }) => {
+            bench::scale_out(&on, tickets, concurrency, screens, calls).await?;
         }
         Command::Simulate(args) => simulate::run(args)?,
         Command::Keys(KeysCommand::Rotate) => {

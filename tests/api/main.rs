@@ -19,5 +19,6 @@ mod input;
 mod lobby;
 mod places;
 mod privacy;
+mod reliability;
 mod sms;
 mod store;

@@ -19,6 +19,7 @@ mod lobby;
 mod lobby_report;
 mod org;
 mod outbox;
+mod relay;
 pub mod seed;
 mod stats;
 pub mod vault;
