@@ -71,6 +71,19 @@ enum Command {
     Keys(KeysCommand),
     /// Write an online, consistent copy of the SQLite database to FILE (the server may keep running).
     Backup { file: PathBuf },
+    /// Replace the SQLite database with a backup FILE (stop the server first); checks integrity, the audit
+    /// chain and the keys. Refuses an installation that holds data unless --force (the old file is kept).
+    Restore {
+        file: PathBuf,
+        #[arg(long)]
+        force: bool,
+    },
+    /// Copy this SQLite installation into an empty PostgreSQL database, every table's rows counted.
+    Migrate {
+        /// The target, `postgres://…`.
+        #[arg(long)]
+        to: String,
+    },
     /// Staffing by simulation: pooled windows against department queues, windows per hour (docs/simulation.md).
     Simulate(simulate::SimulateArgs),
 }
@@ -299,6 +312,25 @@ async fn only_county(store: &Store, place: Option<String>) -> Result<PlaceCode> 
     }
 }
 
+/// Rows per table and the audit chain, after a restore or a move.
+fn print_tables(report: &onewindow_store::moving::MoveReport) {
+    for (table, source, target) in &report.tables {
+        println!("{table:<24} {source:>9} {target:>9} {}", if source == target { "ok" } else { "DIFFERENT" });
+    }
+    println!("audit chain intact: {} rows", report.audit.rows);
+}
+
+/// A database URL without its password, for printing.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => match url[s + 3..at].split_once(':') {
+            Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+            None => url.to_string(),
+        },
+        _ => url.to_string(),
+    }
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     tracing_subscriber::fmt()
@@ -417,6 +449,26 @@ async fn main() -> Result<()> {
                 file.display(),
                 s.keys_file.display()
             );
+        }
+        Command::Restore { file, force } => {
+            let s = settings(&cli.db, None)?;
+            let Some(target) = onewindow_store::moving::sqlite_file(&s.store.url) else {
+                bail!("restore works on a SQLite installation; restore PostgreSQL with pg_restore");
+            };
+            let report = onewindow_store::moving::restore_sqlite(&file, &target, &s.store.keys, force).await?;
+            print_tables(&report);
+            println!("restored {} into {}", file.display(), target.display());
+        }
+        Command::Migrate { to } => {
+            let s = settings(&cli.db, None)?;
+            if onewindow_store::moving::sqlite_file(&s.store.url).is_none() {
+                bail!("migrate copies a SQLite installation; this one is not SQLite");
+            }
+            let store = Store::open(&s.store).await.context("opening the database")?;
+            let report = store.copy_to_postgres(&to, &s.store.keys).await;
+            store.close().await;
+            print_tables(&report?);
+            println!("copied to {}; run the server with --database-url and the same keys", redact(&to));
         }
         Command::Audit(AuditCommand::Verify) => {
             let s = settings(&cli.db, None)?;

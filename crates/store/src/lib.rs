@@ -17,6 +17,7 @@ mod flows;
 mod hotline;
 mod lobby;
 mod lobby_report;
+pub mod moving;
 mod org;
 mod outbox;
 mod relay;

@@ -179,6 +179,17 @@ mod tests {
     }
 }
 
+/// Every column that holds sealed personal data, as (table, column).
+pub(crate) const SEALED_COLUMNS: [(&str, &str); 7] = [
+    ("tickets", "phone"),
+    ("cases", "applicant_name"),
+    ("cases", "applicant_id_number"),
+    ("cases", "applicant_phone"),
+    ("outbox", "destination"),
+    ("hotline_orders", "caller_name"),
+    ("hotline_orders", "caller_phone"),
+];
+
 impl crate::db::Store {
     /// Re-seals every sealed value under the current key (after `KeyRing::rotate`), in one
     /// transaction. Returns how many values were re-sealed.
@@ -186,15 +197,7 @@ impl crate::db::Store {
         let vault = self.vault().clone();
         let mut tx = self.begin(&crate::Actor::cli()).await?;
         let mut n = 0;
-        for (table, column) in [
-            ("tickets", "phone"),
-            ("cases", "applicant_name"),
-            ("cases", "applicant_id_number"),
-            ("cases", "applicant_phone"),
-            ("outbox", "destination"),
-            ("hotline_orders", "caller_name"),
-            ("hotline_orders", "caller_phone"),
-        ] {
+        for (table, column) in SEALED_COLUMNS {
             let rows: Vec<(i64, String)> =
                 sqlx::query_as(&format!("SELECT id, {column} FROM {table} WHERE {column} LIKE 'pd1:%'"))
                     .fetch_all(tx.conn())
