@@ -486,6 +486,155 @@ pub async fn scale_out(
     Ok(())
 }
 
+/// What the stand-in SMS gateway of [`sms_outage`] saw.
+#[derive(Default)]
+struct StandIn {
+    failing: std::sync::atomic::AtomicBool,
+    requests: std::sync::atomic::AtomicUsize,
+    refused: std::sync::atomic::AtomicUsize,
+    accepted: std::sync::Mutex<std::collections::HashMap<String, usize>>,
+}
+
+async fn stand_in(
+    axum::extract::State(g): axum::extract::State<std::sync::Arc<StandIn>>,
+    headers: axum::http::HeaderMap,
+) -> axum::http::StatusCode {
+    use std::sync::atomic::Ordering;
+    g.requests.fetch_add(1, Ordering::SeqCst);
+    if g.failing.load(Ordering::SeqCst) {
+        g.refused.fetch_add(1, Ordering::SeqCst);
+        return axum::http::StatusCode::SERVICE_UNAVAILABLE;
+    }
+    let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    let mut a = match g.accepted.lock() {
+        Ok(a) => a,
+        Err(p) => p.into_inner(),
+    };
+    *a.entry(key).or_default() += 1;
+    axum::http::StatusCode::OK
+}
+
+/// The HTTP SMS gateway fails (503) for `outage` while clients take tickets with phone numbers at a steady
+/// rate, then recovers; the default retry schedule (1 s doubling to 5 min) and attempt budget apply.
+/// Prints what was queued, refused, delivered (per key), and how long the backlog took to drain.
+pub async fn sms_outage(outage: Duration, rate: f64, after: Duration, database_url: Option<&str>) -> Result<()> {
+    use std::sync::atomic::Ordering;
+    let g = std::sync::Arc::new(StandIn::default());
+    g.failing.store(true, Ordering::SeqCst);
+    let gw_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let gw_addr = gw_listener.local_addr()?;
+    let gw_app = axum::Router::new().route("/sms", axum::routing::post(stand_in)).with_state(g.clone());
+    let gw = tokio::spawn(async move {
+        let _ = axum::serve(gw_listener, gw_app).await;
+    });
+
+    let (store, dir) = bench_store(database_url).await?;
+    let mut opts = onewindow_web::AppOptions::default();
+    opts.sms.gateway = onewindow_web::outbox::Gateway::Http {
+        url: format!("http://{gw_addr}/sms"),
+        timeout: onewindow_web::outbox::SmsOptions::DEFAULT_HTTP_TIMEOUT,
+    };
+    let state = onewindow_web::AppState::new(store.clone(), opts).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let app = onewindow_web::router(state);
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(onewindow_web::listener(listener), app).await;
+    });
+    let client = reqwest::Client::new();
+    let admin = token(&client, addr, "admin").await?;
+    client
+        .put(format!("http://{addr}/api/v1/queues/general"))
+        .bearer_auth(&admin)
+        .json(&json!({"prefix": "A", "start_number": 1, "daily_max": 99999}))
+        .send()
+        .await?
+        .error_for_status()?;
+
+    // Tickets at a steady rate through the outage and for `after` beyond it.
+    let start = Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate.max(0.1)));
+    let mut issued = 0usize;
+    let mut recovered_at = None;
+    let mut latencies = Vec::new();
+    while start.elapsed() < outage + after {
+        tick.tick().await;
+        if recovered_at.is_none() && start.elapsed() >= outage {
+            g.failing.store(false, Ordering::SeqCst);
+            recovered_at = Some(Instant::now());
+            let c = store.outbox_counts().await?;
+            println!(
+                "gateway down for {:.0} s: {issued} tickets issued, outbox pending {} sending {} sent {} dead {}; {} requests refused",
+                outage.as_secs_f64(),
+                c.pending,
+                c.sending,
+                c.sent,
+                c.dead,
+                g.refused.load(Ordering::SeqCst)
+            );
+        }
+        let t = Instant::now();
+        client
+            .post(format!("http://{addr}/api/v1/tickets"))
+            .json(&json!({"queue": "general", "phone": format!("139{:08}", issued)}))
+            .send()
+            .await?
+            .error_for_status()?;
+        latencies.push(t.elapsed());
+        issued += 1;
+    }
+    let load_wall = start.elapsed();
+    let recovered_at = recovered_at.unwrap_or_else(Instant::now);
+    g.failing.store(false, Ordering::SeqCst);
+    let deadline = Instant::now() + Duration::from_secs(900);
+    let counts = loop {
+        let c = store.outbox_counts().await?;
+        if c.pending == 0 && c.sending == 0 {
+            break c;
+        }
+        anyhow::ensure!(Instant::now() < deadline, "the backlog did not drain in 15 minutes: {c:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let drained = recovered_at.elapsed();
+    let accepted = match g.accepted.lock() {
+        Ok(a) => a.clone(),
+        Err(p) => p.into_inner().clone(),
+    };
+    let twice = accepted.values().filter(|n| **n > 1).count();
+    let rows = store.outbox_recent(i64::MAX / 2).await?;
+    let max_attempts = rows.iter().filter_map(|m| m["attempts"].as_i64()).max().unwrap_or(0);
+    report(&format!("ticket issue during and after the outage ({rate}/s offered)"), &mut latencies, load_wall);
+    println!(
+        "{issued} tickets, {} messages: {} sent, {} dead; gateway: {} requests, {} refused, {} keys accepted, {} accepted more than once; most attempts for one message {}; backlog drained {:.1} s after the gateway recovered",
+        rows.len(),
+        counts.sent,
+        counts.dead,
+        g.requests.load(Ordering::SeqCst),
+        g.refused.load(Ordering::SeqCst),
+        accepted.len(),
+        twice,
+        max_attempts,
+        drained.as_secs_f64()
+    );
+    let verified = store.verify_audit().await?;
+    println!(
+        "audit chain: {} rows, {}",
+        verified.rows,
+        if verified.first_broken.is_none() { "intact" } else { "BROKEN" }
+    );
+    anyhow::ensure!(
+        accepted.len() == rows.len() && twice == 0 && counts.dead == 0 && verified.first_broken.is_none(),
+        "lost, duplicated or dead messages"
+    );
+    server.abort();
+    gw.abort();
+    store.close().await;
+    if let Some(d) = dir {
+        let _ = std::fs::remove_dir_all(d);
+    }
+    Ok(())
+}
+
 /// Durable case transitions per second through the HTTP API: whole lifecycles of 7 transitions
 /// (accept, claim, return, supplement, approve, ship, deliver) by many concurrent clients.
 pub async fn cases(lifecycles: usize, concurrency: usize, database_url: Option<&str>) -> Result<()> {

@@ -126,6 +126,20 @@ enum BenchCommand {
         #[arg(long = "on")]
         on: Option<String>,
     },
+    /// The HTTP SMS gateway down for a while under ticket load: nothing lost, nothing twice, drain time.
+    SmsOutage {
+        /// Seconds the gateway answers 503.
+        #[arg(long, default_value_t = 120)]
+        outage: u64,
+        /// Tickets (each with an SMS) per second.
+        #[arg(long, default_value_t = 20.0)]
+        rate: f64,
+        /// Seconds of load after the gateway recovers.
+        #[arg(long, default_value_t = 30)]
+        after: u64,
+        #[arg(long = "on")]
+        on: Option<String>,
+    },
     /// Two instances on one (empty) PostgreSQL database: tickets through both, call → display across them.
     ScaleOut {
         #[arg(long = "on")]
@@ -416,6 +430,15 @@ async fn main() -> Result<()> {
         }
         Command::Bench(BenchCommand::Cases { lifecycles, concurrency, on }) => {
             bench::cases(lifecycles, concurrency, on.as_deref()).await?;
+        }
+        Command::Bench(BenchCommand::SmsOutage { outage, rate, after, on }) => {
+            bench::sms_outage(
+                std::time::Duration::from_secs(outage),
+                rate,
+                std::time::Duration::from_secs(after),
+                on.as_deref(),
+            )
+            .await?;
         }
         Command::Bench(BenchCommand::ScaleOut { on, tickets, concurrency, screens, calls }) => {
             bench::scale_out(&on, tickets, concurrency, screens, calls).await?;
