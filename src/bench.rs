@@ -266,39 +266,11 @@ pub async fn lobby(tickets: usize, concurrency: usize, screens: usize, calls: us
     let (addr, server) = serve_in_process(&store).await?;
     let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency.max(8)).build()?;
     let admin = token(&client, addr, "admin").await?;
-    client
-        .put(format!("http://{addr}/api/v1/queues/general"))
-        .bearer_auth(&admin)
-        .json(&json!({"prefix": "A", "start_number": 1, "daily_max": 99999}))
-        .send()
-        .await?
-        .error_for_status()?;
+    raise_daily_max(&client, addr, &admin).await?;
 
     // 1. Issue rate.
     let wall = Instant::now();
-    let per = tickets / concurrency.max(1);
-    let mut tasks = Vec::new();
-    for _ in 0..concurrency.max(1) {
-        let client = client.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut s = Vec::with_capacity(per);
-            for _ in 0..per {
-                let t = Instant::now();
-                let r = client
-                    .post(format!("http://{addr}/api/v1/tickets"))
-                    .json(&json!({"queue": "general"}))
-                    .send()
-                    .await?;
-                anyhow::ensure!(r.status().is_success(), "issue: {}", r.status());
-                s.push(t.elapsed());
-            }
-            Ok::<_, anyhow::Error>(s)
-        }));
-    }
-    let mut samples = Vec::new();
-    for t in tasks {
-        samples.extend(t.await??);
-    }
+    let mut samples = issue_tickets(&client, &[addr], concurrency, tickets / concurrency.max(1)).await?;
     report(&format!("ticket issue over HTTP ({concurrency} concurrent clients, SQLite)"), &mut samples, wall.elapsed());
 
     // 2. Call → display latency with `screens` SSE clients.
@@ -321,6 +293,52 @@ pub async fn lobby(tickets: usize, concurrency: usize, screens: usize, calls: us
         let _ = std::fs::remove_dir_all(d);
     }
     Ok(())
+}
+
+/// Lets the demo's general queue issue all day (its default daily maximum is a hall's, not a benchmark's).
+async fn raise_daily_max(client: &reqwest::Client, addr: std::net::SocketAddr, admin: &str) -> Result<()> {
+    client
+        .put(format!("http://{addr}/api/v1/queues/general"))
+        .bearer_auth(admin)
+        .json(&json!({"prefix": "A", "start_number": 1, "daily_max": 99999}))
+        .send()
+        .await?
+        .error_for_status()?;
+    Ok(())
+}
+
+/// `concurrency` clients each take `per` tickets, one after another, client `w` at `addrs[w % len]`:
+/// the latency of each.
+async fn issue_tickets(
+    client: &reqwest::Client,
+    addrs: &[std::net::SocketAddr],
+    concurrency: usize,
+    per: usize,
+) -> Result<Vec<Duration>> {
+    let mut tasks = Vec::new();
+    for w in 0..concurrency.max(1) {
+        let client = client.clone();
+        let addr = addrs[w % addrs.len().max(1)];
+        tasks.push(tokio::spawn(async move {
+            let mut s = Vec::with_capacity(per);
+            for _ in 0..per {
+                let t = Instant::now();
+                let r = client
+                    .post(format!("http://{addr}/api/v1/tickets"))
+                    .json(&json!({"queue": "general"}))
+                    .send()
+                    .await?;
+                anyhow::ensure!(r.status().is_success(), "issue: {}", r.status());
+                s.push(t.elapsed());
+            }
+            Ok::<_, anyhow::Error>(s)
+        }));
+    }
+    let mut samples = Vec::new();
+    for t in tasks {
+        samples.extend(t.await??);
+    }
+    Ok(samples)
 }
 
 /// `n` SSE display screens on the demo hall at `addr`, each connected (its snapshot read) before this
@@ -425,40 +443,12 @@ pub async fn scale_out(
     let (addr_b, server_b) = serve_in_process(&b).await?;
     let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency.max(8)).build()?;
     let admin = token(&client, addr_a, "admin").await?;
-    client
-        .put(format!("http://{addr_a}/api/v1/queues/general"))
-        .bearer_auth(&admin)
-        .json(&json!({"prefix": "A", "start_number": 1, "daily_max": 99999}))
-        .send()
-        .await?
-        .error_for_status()?;
+    raise_daily_max(&client, addr_a, &admin).await?;
 
     // Tickets issued through both instances at once.
     let wall = Instant::now();
     let per = tickets.max(2 * calls) / concurrency.max(1) + 1;
-    let mut tasks = Vec::new();
-    for w in 0..concurrency.max(1) {
-        let client = client.clone();
-        let addr = if w % 2 == 0 { addr_a } else { addr_b };
-        tasks.push(tokio::spawn(async move {
-            let mut s = Vec::with_capacity(per);
-            for _ in 0..per {
-                let t = Instant::now();
-                let r = client
-                    .post(format!("http://{addr}/api/v1/tickets"))
-                    .json(&json!({"queue": "general"}))
-                    .send()
-                    .await?;
-                anyhow::ensure!(r.status().is_success(), "issue: {}", r.status());
-                s.push(t.elapsed());
-            }
-            Ok::<_, anyhow::Error>(s)
-        }));
-    }
-    let mut samples = Vec::new();
-    for t in tasks {
-        samples.extend(t.await??);
-    }
+    let mut samples = issue_tickets(&client, &[addr_a, addr_b], concurrency, per).await?;
     report(
         &format!(
             "ticket issue over HTTP on two instances, one PostgreSQL ({concurrency} concurrent clients, half on each)"
@@ -543,13 +533,7 @@ pub async fn sms_outage(outage: Duration, rate: f64, after: Duration, database_u
     });
     let client = reqwest::Client::new();
     let admin = token(&client, addr, "admin").await?;
-    client
-        .put(format!("http://{addr}/api/v1/queues/general"))
-        .bearer_auth(&admin)
-        .json(&json!({"prefix": "A", "start_number": 1, "daily_max": 99999}))
-        .send()
-        .await?
-        .error_for_status()?;
+    raise_daily_max(&client, addr, &admin).await?;
 
     // Tickets at a steady rate through the outage and for `after` beyond it.
     let start = Instant::now();
