@@ -266,20 +266,59 @@ pub async fn lobby(tickets: usize, concurrency: usize, screens: usize, calls: us
     let (addr, server) = serve_in_process(&store).await?;
     let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency.max(8)).build()?;
     let admin = token(&client, addr, "admin").await?;
+    raise_daily_max(&client, addr, &admin).await?;
+
+    // 1. Issue rate.
+    let wall = Instant::now();
+    let mut samples = issue_tickets(&client, &[addr], concurrency, tickets / concurrency.max(1)).await?;
+    report(&format!("ticket issue over HTTP ({concurrency} concurrent clients, SQLite)"), &mut samples, wall.elapsed());
+
+    // 2. Call → display latency with `screens` SSE clients.
+    let (mut seen_rx, readers) = connect_screens(addr, screens).await?;
+    println!("{screens} display screens connected");
+    let acceptor = token(&client, addr, "acceptor").await?;
+    let wall = Instant::now();
+    let mut latencies = call_and_watch(&client, addr, &acceptor, calls, screens, &mut seen_rx).await?;
+    report(
+        &format!("call → display over SSE ({screens} screens × {calls} calls, from the call request to each screen)"),
+        &mut latencies,
+        wall.elapsed(),
+    );
+    for r in readers {
+        r.abort();
+    }
+    server.abort();
+    store.close().await;
+    if let Some(d) = dir {
+        let _ = std::fs::remove_dir_all(d);
+    }
+    Ok(())
+}
+
+/// Lets the demo's general queue issue all day (its default daily maximum is a hall's, not a benchmark's).
+async fn raise_daily_max(client: &reqwest::Client, addr: std::net::SocketAddr, admin: &str) -> Result<()> {
     client
         .put(format!("http://{addr}/api/v1/queues/general"))
-        .bearer_auth(&admin)
+        .bearer_auth(admin)
         .json(&json!({"prefix": "A", "start_number": 1, "daily_max": 99999}))
         .send()
         .await?
         .error_for_status()?;
+    Ok(())
+}
 
-    // 1. Issue rate.
-    let wall = Instant::now();
-    let per = tickets / concurrency.max(1);
+/// `concurrency` clients each take `per` tickets, one after another, client `w` at `addrs[w % len]`:
+/// the latency of each.
+async fn issue_tickets(
+    client: &reqwest::Client,
+    addrs: &[std::net::SocketAddr],
+    concurrency: usize,
+    per: usize,
+) -> Result<Vec<Duration>> {
     let mut tasks = Vec::new();
-    for _ in 0..concurrency.max(1) {
+    for w in 0..concurrency.max(1) {
         let client = client.clone();
+        let addr = addrs[w % addrs.len().max(1)];
         tasks.push(tokio::spawn(async move {
             let mut s = Vec::with_capacity(per);
             for _ in 0..per {
@@ -299,13 +338,19 @@ pub async fn lobby(tickets: usize, concurrency: usize, screens: usize, calls: us
     for t in tasks {
         samples.extend(t.await??);
     }
-    report(&format!("ticket issue over HTTP ({concurrency} concurrent clients, SQLite)"), &mut samples, wall.elapsed());
+    Ok(samples)
+}
 
-    // 2. Call → display latency with `screens` SSE clients.
-    let (seen_tx, mut seen_rx) = tokio::sync::mpsc::unbounded_channel::<(String, Instant)>();
+/// `n` SSE display screens on the demo hall at `addr`, each connected (its snapshot read) before this
+/// returns; the receiver gets (ticket number, when read) for every call any screen reads.
+async fn connect_screens(
+    addr: std::net::SocketAddr,
+    n: usize,
+) -> Result<(tokio::sync::mpsc::UnboundedReceiver<(String, Instant)>, Vec<tokio::task::JoinHandle<Result<()>>>)> {
+    let (seen_tx, seen_rx) = tokio::sync::mpsc::unbounded_channel::<(String, Instant)>();
     let mut readers = Vec::new();
     let ready = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
-    for _ in 0..screens {
+    for _ in 0..n {
         let client = reqwest::Client::new();
         let seen = seen_tx.clone();
         let ready = ready.clone();
@@ -332,15 +377,24 @@ pub async fn lobby(tickets: usize, concurrency: usize, screens: usize, calls: us
             Ok::<_, anyhow::Error>(())
         }));
     }
-    drop(seen_tx);
-    let _ = ready.acquire_many(screens as u32).await?;
-    println!("{screens} display screens connected");
-    let acceptor = token(&client, addr, "acceptor").await?;
+    let _ = ready.acquire_many(n as u32).await?;
+    Ok((seen_rx, readers))
+}
+
+/// Calls `calls` tickets at window A1 of `caller`, one after another, and for each waits until all
+/// `screens` screens have read it: the latencies from sending the call to each screen reading it.
+async fn call_and_watch(
+    client: &reqwest::Client,
+    caller: std::net::SocketAddr,
+    token: &str,
+    calls: usize,
+    screens: usize,
+    seen_rx: &mut tokio::sync::mpsc::UnboundedReceiver<(String, Instant)>,
+) -> Result<Vec<Duration>> {
     let mut latencies = Vec::new();
-    let wall = Instant::now();
     for _ in 0..calls {
         let t0 = Instant::now();
-        let r = client.post(format!("http://{addr}/api/v1/windows/A1/call-next")).bearer_auth(&acceptor).send().await?;
+        let r = client.post(format!("http://{caller}/api/v1/windows/A1/call-next")).bearer_auth(token).send().await?;
         let v: Value = r.error_for_status()?.json().await?;
         let number = v["number"].as_str().unwrap_or_default().to_string();
         let mut got = 0;
@@ -355,22 +409,209 @@ pub async fn lobby(tickets: usize, concurrency: usize, screens: usize, calls: us
         // Finish so the window may call again (not part of the measured latency).
         for a in ["start", "finish"] {
             client
-                .post(format!("http://{addr}/api/v1/windows/A1/{a}"))
-                .bearer_auth(&acceptor)
+                .post(format!("http://{caller}/api/v1/windows/A1/{a}"))
+                .bearer_auth(token)
                 .send()
                 .await?
                 .error_for_status()?;
         }
     }
+    Ok(latencies)
+}
+
+/// Scale-out on one PostgreSQL database: two server instances (each with its own pools, listener and
+/// display hub, as two `onewindow serve` processes would have), tickets issued on both at once, and
+/// call → display latency with the screens on the other instance than the call (LISTEN/NOTIFY relay),
+/// beside the same instance for reference.
+pub async fn scale_out(
+    database_url: &str,
+    tickets: usize,
+    concurrency: usize,
+    screens: usize,
+    calls: usize,
+) -> Result<()> {
+    let opts = StoreOptions {
+        url: database_url.to_string(),
+        max_connections: 16,
+        keys: onewindow_store::vault::KeyRing::generate(),
+    };
+    let a = Store::open(&opts).await?;
+    anyhow::ensure!(a.is_empty().await?, "the scale-out bench needs an empty database");
+    a.load_county(&seed::demo()?, seed::DEMO_PASSWORD).await?;
+    let b = Store::open(&opts).await?;
+    let (addr_a, server_a) = serve_in_process(&a).await?;
+    let (addr_b, server_b) = serve_in_process(&b).await?;
+    let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency.max(8)).build()?;
+    let admin = token(&client, addr_a, "admin").await?;
+    raise_daily_max(&client, addr_a, &admin).await?;
+
+    // Tickets issued through both instances at once.
+    let wall = Instant::now();
+    let per = tickets.max(2 * calls) / concurrency.max(1) + 1;
+    let mut samples = issue_tickets(&client, &[addr_a, addr_b], concurrency, per).await?;
     report(
-        &format!("call → display over SSE ({screens} screens × {calls} calls, from the call request to each screen)"),
-        &mut latencies,
+        &format!(
+            "ticket issue over HTTP on two instances, one PostgreSQL ({concurrency} concurrent clients, half on each)"
+        ),
+        &mut samples,
         wall.elapsed(),
     );
-    for r in readers {
-        r.abort();
+
+    let acceptor = token(&client, addr_a, "acceptor").await?;
+    for (what, screens_on) in
+        [("other instance (call on A, screens on B)", addr_b), ("same instance (call on A, screens on A)", addr_a)]
+    {
+        let (mut seen_rx, readers) = connect_screens(screens_on, screens).await?;
+        let wall = Instant::now();
+        let mut latencies = call_and_watch(&client, addr_a, &acceptor, calls, screens, &mut seen_rx).await?;
+        report(&format!("call → display, {what}, {screens} screens × {calls} calls"), &mut latencies, wall.elapsed());
+        for r in readers {
+            r.abort();
+        }
     }
+    server_a.abort();
+    server_b.abort();
+    a.close().await;
+    b.close().await;
+    Ok(())
+}
+
+/// What the stand-in SMS gateway of [`sms_outage`] saw.
+#[derive(Default)]
+struct StandIn {
+    failing: std::sync::atomic::AtomicBool,
+    requests: std::sync::atomic::AtomicUsize,
+    refused: std::sync::atomic::AtomicUsize,
+    accepted: std::sync::Mutex<std::collections::HashMap<String, usize>>,
+}
+
+async fn stand_in(
+    axum::extract::State(g): axum::extract::State<std::sync::Arc<StandIn>>,
+    headers: axum::http::HeaderMap,
+) -> axum::http::StatusCode {
+    use std::sync::atomic::Ordering;
+    g.requests.fetch_add(1, Ordering::SeqCst);
+    if g.failing.load(Ordering::SeqCst) {
+        g.refused.fetch_add(1, Ordering::SeqCst);
+        return axum::http::StatusCode::SERVICE_UNAVAILABLE;
+    }
+    let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    let mut a = match g.accepted.lock() {
+        Ok(a) => a,
+        Err(p) => p.into_inner(),
+    };
+    *a.entry(key).or_default() += 1;
+    axum::http::StatusCode::OK
+}
+
+/// The HTTP SMS gateway fails (503) for `outage` while clients take tickets with phone numbers at a steady
+/// rate, then recovers; the default retry schedule (1 s doubling to 5 min) and attempt budget apply.
+/// Prints what was queued, refused, delivered (per key), and how long the backlog took to drain.
+pub async fn sms_outage(outage: Duration, rate: f64, after: Duration, database_url: Option<&str>) -> Result<()> {
+    use std::sync::atomic::Ordering;
+    let g = std::sync::Arc::new(StandIn::default());
+    g.failing.store(true, Ordering::SeqCst);
+    let gw_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let gw_addr = gw_listener.local_addr()?;
+    let gw_app = axum::Router::new().route("/sms", axum::routing::post(stand_in)).with_state(g.clone());
+    let gw = tokio::spawn(async move {
+        let _ = axum::serve(gw_listener, gw_app).await;
+    });
+
+    let (store, dir) = bench_store(database_url).await?;
+    let mut opts = onewindow_web::AppOptions::default();
+    opts.sms.gateway = onewindow_web::outbox::Gateway::Http {
+        url: format!("http://{gw_addr}/sms"),
+        timeout: onewindow_web::outbox::SmsOptions::DEFAULT_HTTP_TIMEOUT,
+    };
+    let state = onewindow_web::AppState::new(store.clone(), opts).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let app = onewindow_web::router(state);
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(onewindow_web::listener(listener), app).await;
+    });
+    let client = reqwest::Client::new();
+    let admin = token(&client, addr, "admin").await?;
+    raise_daily_max(&client, addr, &admin).await?;
+
+    // Tickets at a steady rate through the outage and for `after` beyond it.
+    let start = Instant::now();
+    let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / rate.max(0.1)));
+    let mut issued = 0usize;
+    let mut recovered_at = None;
+    let mut latencies = Vec::new();
+    while start.elapsed() < outage + after {
+        tick.tick().await;
+        if recovered_at.is_none() && start.elapsed() >= outage {
+            g.failing.store(false, Ordering::SeqCst);
+            recovered_at = Some(Instant::now());
+            let c = store.outbox_counts().await?;
+            println!(
+                "gateway down for {:.0} s: {issued} tickets issued, outbox pending {} sending {} sent {} dead {}; {} requests refused",
+                outage.as_secs_f64(),
+                c.pending,
+                c.sending,
+                c.sent,
+                c.dead,
+                g.refused.load(Ordering::SeqCst)
+            );
+        }
+        let t = Instant::now();
+        client
+            .post(format!("http://{addr}/api/v1/tickets"))
+            .json(&json!({"queue": "general", "phone": format!("139{:08}", issued)}))
+            .send()
+            .await?
+            .error_for_status()?;
+        latencies.push(t.elapsed());
+        issued += 1;
+    }
+    let load_wall = start.elapsed();
+    let recovered_at = recovered_at.unwrap_or_else(Instant::now);
+    g.failing.store(false, Ordering::SeqCst);
+    let deadline = Instant::now() + Duration::from_secs(900);
+    let counts = loop {
+        let c = store.outbox_counts().await?;
+        if c.pending == 0 && c.sending == 0 {
+            break c;
+        }
+        anyhow::ensure!(Instant::now() < deadline, "the backlog did not drain in 15 minutes: {c:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let drained = recovered_at.elapsed();
+    let accepted = match g.accepted.lock() {
+        Ok(a) => a.clone(),
+        Err(p) => p.into_inner().clone(),
+    };
+    let twice = accepted.values().filter(|n| **n > 1).count();
+    let rows = store.outbox_recent(i64::MAX / 2).await?;
+    let max_attempts = rows.iter().filter_map(|m| m["attempts"].as_i64()).max().unwrap_or(0);
+    report(&format!("ticket issue during and after the outage ({rate}/s offered)"), &mut latencies, load_wall);
+    println!(
+        "{issued} tickets, {} messages: {} sent, {} dead; gateway: {} requests, {} refused, {} keys accepted, {} accepted more than once; most attempts for one message {}; backlog drained {:.1} s after the gateway recovered",
+        rows.len(),
+        counts.sent,
+        counts.dead,
+        g.requests.load(Ordering::SeqCst),
+        g.refused.load(Ordering::SeqCst),
+        accepted.len(),
+        twice,
+        max_attempts,
+        drained.as_secs_f64()
+    );
+    let verified = store.verify_audit().await?;
+    println!(
+        "audit chain: {} rows, {}",
+        verified.rows,
+        if verified.first_broken.is_none() { "intact" } else { "BROKEN" }
+    );
+    anyhow::ensure!(
+        accepted.len() == rows.len() && twice == 0 && counts.dead == 0 && verified.first_broken.is_none(),
+        "lost, duplicated or dead messages"
+    );
     server.abort();
+    gw.abort();
     store.close().await;
     if let Some(d) = dir {
         let _ = std::fs::remove_dir_all(d);

@@ -72,6 +72,19 @@ enum Command {
     Keys(KeysCommand),
     /// Write an online, consistent copy of the SQLite database to FILE (the server may keep running).
     Backup { file: PathBuf },
+    /// Replace the SQLite database with a backup FILE (stop the server first); checks integrity, the audit
+    /// chain and the keys. Refuses an installation that holds data unless --force (the old file is kept).
+    Restore {
+        file: PathBuf,
+        #[arg(long)]
+        force: bool,
+    },
+    /// Copy this SQLite installation into an empty PostgreSQL database, every table's rows counted.
+    Migrate {
+        /// The target, `postgres://…`.
+        #[arg(long)]
+        to: String,
+    },
     /// Staffing by simulation: pooled windows against department queues, windows per hour (docs/simulation.md).
     Simulate(simulate::SimulateArgs),
     /// Seed a year of cases in bulk for measurement (bypasses the event log; docs/dashboard.md).
@@ -118,6 +131,33 @@ enum BenchCommand {
     },
     /// Dashboard request latency against a running server (e.g. on a database from `onewindow generate`).
     Dashboard(bench::DashboardArgs),
+    /// The HTTP SMS gateway down for a while under ticket load: nothing lost, nothing twice, drain time.
+    SmsOutage {
+        /// Seconds the gateway answers 503.
+        #[arg(long, default_value_t = 120)]
+        outage: u64,
+        /// Tickets (each with an SMS) per second.
+        #[arg(long, default_value_t = 20.0)]
+        rate: f64,
+        /// Seconds of load after the gateway recovers.
+        #[arg(long, default_value_t = 30)]
+        after: u64,
+        #[arg(long = "on")]
+        on: Option<String>,
+    },
+    /// Two instances on one (empty) PostgreSQL database: tickets through both, call → display across them.
+    ScaleOut {
+        #[arg(long = "on")]
+        on: String,
+        #[arg(long, default_value_t = 2000)]
+        tickets: usize,
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 200)]
+        screens: usize,
+        #[arg(long, default_value_t = 100)]
+        calls: usize,
+    },
 }
 
 #[derive(Subcommand)]
@@ -291,6 +331,25 @@ async fn only_county(store: &Store, place: Option<String>) -> Result<PlaceCode> 
     }
 }
 
+/// Rows per table and the audit chain, after a restore or a move.
+fn print_tables(report: &onewindow_store::moving::MoveReport) {
+    for (table, source, target) in &report.tables {
+        println!("{table:<24} {source:>9} {target:>9} {}", if source == target { "ok" } else { "DIFFERENT" });
+    }
+    println!("audit chain intact: {} rows", report.audit.rows);
+}
+
+/// A database URL without its password, for printing.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => match url[s + 3..at].split_once(':') {
+            Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+            None => url.to_string(),
+        },
+        _ => url.to_string(),
+    }
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     tracing_subscriber::fmt()
@@ -377,6 +436,18 @@ async fn main() -> Result<()> {
         Command::Bench(BenchCommand::Cases { lifecycles, concurrency, on }) => {
             bench::cases(lifecycles, concurrency, on.as_deref()).await?;
         }
+        Command::Bench(BenchCommand::SmsOutage { outage, rate, after, on }) => {
+            bench::sms_outage(
+                std::time::Duration::from_secs(outage),
+                rate,
+                std::time::Duration::from_secs(after),
+                on.as_deref(),
+            )
+            .await?;
+        }
+        Command::Bench(BenchCommand::ScaleOut { on, tickets, concurrency, screens, calls }) => {
+            bench::scale_out(&on, tickets, concurrency, screens, calls).await?;
+        }
         Command::Simulate(args) => simulate::run(args)?,
         Command::Bench(BenchCommand::Dashboard(args)) => bench::dashboard(args).await?,
         Command::Generate(args) => {
@@ -413,6 +484,26 @@ async fn main() -> Result<()> {
                 file.display(),
                 s.keys_file.display()
             );
+        }
+        Command::Restore { file, force } => {
+            let s = settings(&cli.db, None)?;
+            let Some(target) = onewindow_store::moving::sqlite_file(&s.store.url) else {
+                bail!("restore works on a SQLite installation; restore PostgreSQL with pg_restore");
+            };
+            let report = onewindow_store::moving::restore_sqlite(&file, &target, &s.store.keys, force).await?;
+            print_tables(&report);
+            println!("restored {} into {}", file.display(), target.display());
+        }
+        Command::Migrate { to } => {
+            let s = settings(&cli.db, None)?;
+            if onewindow_store::moving::sqlite_file(&s.store.url).is_none() {
+                bail!("migrate copies a SQLite installation; this one is not SQLite");
+            }
+            let store = Store::open(&s.store).await.context("opening the database")?;
+            let report = store.copy_to_postgres(&to, &s.store.keys).await;
+            store.close().await;
+            print_tables(&report?);
+            println!("copied to {}; run the server with --database-url and the same keys", redact(&to));
         }
         Command::Audit(AuditCommand::Verify) => {
             let s = settings(&cli.db, None)?;

@@ -22,5 +22,6 @@ mod lobby;
 mod places;
 mod portal;
 mod privacy;
+mod reliability;
 mod sms;
 mod store;

@@ -58,6 +58,8 @@ pub(crate) struct Inner {
     pub(crate) calendar: std::sync::RwLock<onewindow_core::calendar::WorkingCalendar>,
     /// Parsed flow definitions by (code, version); definitions never change once stored.
     pub(crate) flows: std::sync::Mutex<std::collections::HashMap<(String, i64), Arc<onewindow_core::flow::Flow>>>,
+    /// Announces each event once; on PostgreSQL, relays events between instances (relay.rs).
+    pub(crate) relay: crate::relay::Relay,
 }
 
 /// WAL lets readers run beside the writer; synchronous=FULL keeps every acknowledged commit on disk
@@ -76,7 +78,7 @@ fn sqlite_setup(
 }
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
-static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+pub(crate) static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 impl Store {
     pub async fn open(opts: &StoreOptions) -> Result<Store, StoreError> {
@@ -141,6 +143,7 @@ impl Store {
                 vault,
                 calendar: std::sync::RwLock::new(calendar),
                 flows: Default::default(),
+                relay: crate::relay::Relay::new(&opts.url),
             }),
         };
         store.install_builtin_flows().await?;

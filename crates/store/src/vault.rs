@@ -179,6 +179,36 @@ mod tests {
     }
 }
 
+/// Every column that holds sealed personal data, as (table, column).
+pub(crate) const SEALED_COLUMNS: [(&str, &str); 17] = [
+    ("tickets", "phone"),
+    ("cases", "applicant_name"),
+    ("cases", "applicant_id_number"),
+    ("cases", "applicant_phone"),
+    ("cases", "delivery_choice"),
+    ("outbox", "destination"),
+    ("hotline_orders", "caller_name"),
+    ("hotline_orders", "caller_phone"),
+    ("citizen_sessions", "phone"),
+    ("applications", "phone"),
+    ("applications", "applicant_name"),
+    ("applications", "applicant_id_number"),
+    ("applications", "answers"),
+    ("applications", "delivery"),
+    ("application_files", "file_name"),
+    ("uploads", "content"),
+    ("appointments", "phone"),
+];
+
+/// The key column of a table holding sealed values (most are keyed by `id`).
+pub(crate) fn sealed_key(table: &str) -> &'static str {
+    match table {
+        "citizen_sessions" => "token_hash",
+        "uploads" => "sha256",
+        _ => "id",
+    }
+}
+
 impl crate::db::Store {
     /// Re-seals every sealed value under the current key (after `KeyRing::rotate`), in one
     /// transaction. Returns how many values were re-sealed.
@@ -186,31 +216,8 @@ impl crate::db::Store {
         let vault = self.vault().clone();
         let mut tx = self.begin(&crate::Actor::cli()).await?;
         let mut n = 0;
-        for (table, column) in [
-            ("tickets", "phone"),
-            ("cases", "applicant_name"),
-            ("cases", "applicant_id_number"),
-            ("cases", "applicant_phone"),
-            ("cases", "delivery_choice"),
-            ("outbox", "destination"),
-            ("hotline_orders", "caller_name"),
-            ("hotline_orders", "caller_phone"),
-            ("citizen_sessions", "phone"),
-            ("applications", "phone"),
-            ("applications", "applicant_name"),
-            ("applications", "applicant_id_number"),
-            ("applications", "answers"),
-            ("applications", "delivery"),
-            ("application_files", "file_name"),
-            ("uploads", "content"),
-            ("appointments", "phone"),
-        ] {
-            // Tables keyed otherwise than by `id` (sessions by token hash, uploads by content address).
-            let key = match table {
-                "citizen_sessions" => "token_hash",
-                "uploads" => "sha256",
-                _ => "id",
-            };
+        for (table, column) in SEALED_COLUMNS {
+            let key = sealed_key(table);
             let rows: Vec<(String, String)> = sqlx::query_as(&format!(
                 "SELECT CAST({key} AS TEXT), {column} FROM {table} WHERE {column} LIKE 'pd1:%'"
             ))

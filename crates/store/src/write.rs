@@ -171,10 +171,7 @@ impl WriteTx {
             return Err(StoreError::Corrupt("a write transaction must record at least one event".into()));
         }
         self.tx.commit().await?;
-        for e in &self.pending {
-            // No subscribers is fine.
-            let _ = self.store.inner.events.send(e.clone());
-        }
+        self.store.publish(&self.pending, true);
         Ok(self.pending)
     }
 }

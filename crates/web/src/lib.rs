@@ -57,6 +57,8 @@ impl AppState {
                 .and_then(|p| PlaceCode::parse(&p.code).ok())
                 .ok_or_else(|| StoreError::not_found("a county (load the demo or add one)"))?,
         };
+        // With PostgreSQL, events committed by other instances arrive here too (displays, caches, SMS).
+        store.follow_other_instances().await?;
         let catalogue = CatalogueCache::new(&store).await?;
         catalogue.follow(store.clone());
         let display = display::DisplayHub::default();
