@@ -2,6 +2,7 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod bench;
+mod bench_mix;
 mod generate;
 mod simulate;
 
@@ -131,6 +132,9 @@ enum BenchCommand {
     },
     /// Dashboard request latency against a running server (e.g. on a database from `onewindow generate`).
     Dashboard(bench::DashboardArgs),
+    /// A realistic mix over HTTP against a running server: searches, tickets and calls, case lifecycles,
+    /// dashboard reads, SSE screens; latency per kind, errors and the server's RSS.
+    Mix(bench_mix::MixArgs),
     /// The HTTP SMS gateway down for a while under ticket load: nothing lost, nothing twice, drain time.
     SmsOutage {
         /// Seconds the gateway answers 503.
@@ -450,6 +454,7 @@ async fn main() -> Result<()> {
         }
         Command::Simulate(args) => simulate::run(args)?,
         Command::Bench(BenchCommand::Dashboard(args)) => bench::dashboard(args).await?,
+        Command::Bench(BenchCommand::Mix(args)) => bench_mix::mix(args).await?,
         Command::Generate(args) => {
             let s = settings(&cli.db, None)?;
             let store = Store::open(&s.store).await.context("opening the database")?;

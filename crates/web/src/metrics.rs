@@ -75,5 +75,13 @@ pub async fn render(State(state): State<AppState>) -> Response {
     let _ = writeln!(out, "# HELP onewindow_catalogue_items Items in the in-memory catalogue.");
     let _ = writeln!(out, "# TYPE onewindow_catalogue_items gauge");
     let _ = writeln!(out, "onewindow_catalogue_items {}", snap.index.len());
+    // The process's resident memory (Linux), so a load driver can report the server's footprint.
+    if let Some(kb) = std::fs::read_to_string("/proc/self/status").ok().and_then(|s| {
+        s.lines().find_map(|l| l.strip_prefix("VmRSS:").and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok()))
+    }) {
+        let _ = writeln!(out, "# HELP process_resident_memory_bytes Resident memory of the server process.");
+        let _ = writeln!(out, "# TYPE process_resident_memory_bytes gauge");
+        let _ = writeln!(out, "process_resident_memory_bytes {}", kb * 1024);
+    }
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
 }
