@@ -185,6 +185,14 @@ async fn bench_store(database_url: Option<&str>) -> Result<(Store, Option<std::p
     Ok((store, dir))
 }
 
+/// Closes a store made by [`bench_store`] and removes its temporary directory, if any.
+async fn close_bench_store(store: &Store, dir: Option<std::path::PathBuf>) {
+    store.close().await;
+    if let Some(d) = dir {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
+
 fn rand_suffix() -> u128 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() % 1_000_000).unwrap_or(0)
 }
@@ -193,6 +201,14 @@ async fn serve_in_process(store: &Store) -> Result<(std::net::SocketAddr, tokio:
     let mut opts = onewindow_web::AppOptions::default();
     // The SMS worker is not what is measured here; it would compete for the writer.
     opts.sms.enabled = false;
+    serve_with(store, opts).await
+}
+
+/// The application with the options given, on 127.0.0.1 at a free port.
+async fn serve_with(
+    store: &Store,
+    opts: onewindow_web::AppOptions,
+) -> Result<(std::net::SocketAddr, tokio::task::JoinHandle<()>)> {
     let state = onewindow_web::AppState::new(store.clone(), opts).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
@@ -288,10 +304,7 @@ pub async fn lobby(tickets: usize, concurrency: usize, screens: usize, calls: us
         r.abort();
     }
     server.abort();
-    store.close().await;
-    if let Some(d) = dir {
-        let _ = std::fs::remove_dir_all(d);
-    }
+    close_bench_store(&store, dir).await;
     Ok(())
 }
 
@@ -524,13 +537,7 @@ pub async fn sms_outage(outage: Duration, rate: f64, after: Duration, database_u
         url: format!("http://{gw_addr}/sms"),
         timeout: onewindow_web::outbox::SmsOptions::DEFAULT_HTTP_TIMEOUT,
     };
-    let state = onewindow_web::AppState::new(store.clone(), opts).await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let app = onewindow_web::router(state);
-    let server = tokio::spawn(async move {
-        let _ = axum::serve(onewindow_web::listener(listener), app).await;
-    });
+    let (addr, server) = serve_with(&store, opts).await?;
     let client = reqwest::Client::new();
     let admin = token(&client, addr, "admin").await?;
     raise_daily_max(&client, addr, &admin).await?;
@@ -612,10 +619,7 @@ pub async fn sms_outage(outage: Duration, rate: f64, after: Duration, database_u
     );
     server.abort();
     gw.abort();
-    store.close().await;
-    if let Some(d) = dir {
-        let _ = std::fs::remove_dir_all(d);
-    }
+    close_bench_store(&store, dir).await;
     Ok(())
 }
 
@@ -697,10 +701,7 @@ pub async fn cases(lifecycles: usize, concurrency: usize, database_url: Option<&
         samples.len() as f64 / wall.as_secs_f64() / raw
     );
     server.abort();
-    store.close().await;
-    if let Some(d) = dir {
-        let _ = std::fs::remove_dir_all(d);
-    }
+    close_bench_store(&store, dir).await;
     Ok(())
 }
 

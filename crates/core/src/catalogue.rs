@@ -382,6 +382,15 @@ fn parse_materials(v: &Option<serde_json::Value>) -> Result<Vec<Material>, Field
                                 "a material needs a name",
                             ));
                         }
+                        // The sheet form separates materials by ；/;/newline and their parts by |: a name
+                        // holding one of them would not survive an export and re-import.
+                        if name.contains(['|', ';', '；', '\n']) {
+                            return Err(FieldError::new(
+                                format!("{field}.name"),
+                                "材料名称不能含有 |、; 、； 或换行",
+                                "a material name cannot contain |, ;, ； or a line break",
+                            ));
+                        }
                         let key =
                             o.get("key").map(|v| parse_flag(v, &format!("{field}.key"))).transpose()?.unwrap_or(true);
                         let original = o

@@ -438,6 +438,28 @@ mod tests {
         }
     }
 
+    /// Found by fuzzing (fuzz/fuzz_targets/catalogue_import.rs): a material name in JSON object form that
+    /// held a separator of the sheet form (`|` between a material's parts, `；`/`;`/newline between
+    /// materials) was accepted, and the catalogue then exported to CSV or XLSX could not be imported again.
+    #[test]
+    fn material_names_with_sheet_separators_are_refused() {
+        let items = read(Format::Csv, CSV.as_bytes(), &Refs).unwrap();
+        let mut json: serde_json::Value = serde_json::from_slice(&write(Format::Json, &items).unwrap()).unwrap();
+        for name in ["|家庭收入和财产状况说明", "医疗费用票据;事故证明", "甲；乙", "甲\n乙"] {
+            json[0]["materials"] = serde_json::json!([{"name": name, "key": false}]);
+            let errs = read(Format::Json, json.to_string().as_bytes(), &Refs).unwrap_err();
+            assert_eq!(errs.len(), 1, "{name:?}: {errs:#?}");
+            assert_eq!(errs[0].field, "materials[0].name", "{name:?}");
+            assert!(errs[0].en.contains("cannot contain"), "{:?}", errs[0]);
+        }
+        // Other names still round-trip through every format.
+        json[0]["materials"] = serde_json::json!([{"name": "家庭收入（含/不含）说明", "key": false}]);
+        let ok = read(Format::Json, json.to_string().as_bytes(), &Refs).unwrap();
+        for f in [Format::Csv, Format::Json, Format::Xlsx] {
+            assert_eq!(read(f, &write(f, &ok).unwrap(), &Refs).unwrap(), ok, "{f:?}");
+        }
+    }
+
     #[test]
     fn bad_rows_are_reported_with_row_and_column() {
         let csv = format!("{CSV}MZJ-003,x,教育局,综合事务,1,,2.5,1,\nMZJ-001,dup,mzj,general,1,,1,1,\n");

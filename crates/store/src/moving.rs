@@ -35,13 +35,14 @@ fn sqlite_url(path: &Path) -> String {
 }
 
 /// True when another connection (a running server, another command) has the SQLite database open: in
-/// WAL mode every open connection holds a shared lock, so an exclusive one cannot be had.
+/// WAL mode every open connection holds a shared lock, so an exclusive one cannot be had. Locks taken for
+/// a moment (a connection closing checkpoints the WAL) are waited for, up to two seconds.
 pub async fn sqlite_in_use(path: &Path) -> Result<bool, StoreError> {
     if !path.exists() {
         return Ok(false);
     }
     let mut conn = sqlx::SqliteConnection::connect(&sqlite_url(path)).await?;
-    conn.execute("PRAGMA busy_timeout=0; PRAGMA locking_mode=EXCLUSIVE;").await?;
+    conn.execute("PRAGMA busy_timeout=2000; PRAGMA locking_mode=EXCLUSIVE;").await?;
     let busy = conn.execute("BEGIN EXCLUSIVE").await.is_err();
     if !busy {
         conn.execute("ROLLBACK").await?;
