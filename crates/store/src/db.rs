@@ -58,6 +58,8 @@ pub(crate) struct Inner {
     pub(crate) calendar: std::sync::RwLock<onewindow_core::calendar::WorkingCalendar>,
     /// Parsed flow definitions by (code, version); definitions never change once stored.
     pub(crate) flows: std::sync::Mutex<std::collections::HashMap<(String, i64), Arc<onewindow_core::flow::Flow>>>,
+    /// Dashboard counter totals of days that no longer change (stats.rs).
+    pub(crate) settled_totals: std::sync::Mutex<crate::stats::SettledTotals>,
 }
 
 /// WAL lets readers run beside the writer; synchronous=FULL keeps every acknowledged commit on disk
@@ -141,6 +143,7 @@ impl Store {
                 vault,
                 calendar: std::sync::RwLock::new(calendar),
                 flows: Default::default(),
+                settled_totals: Default::default(),
             }),
         };
         store.install_builtin_flows().await?;
