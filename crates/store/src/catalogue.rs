@@ -107,6 +107,10 @@ fn row(code: String, name: String, items: i64, zero: i64, one: i64) -> CoverageR
     }
 }
 
+/// Items, zero-trip items and at-most-one-trip items of a selection of `items i`.
+const COVERAGE_COUNTS: &str = "COUNT(*), CAST(SUM(CASE WHEN i.trip_level = 0 THEN 1 ELSE 0 END) AS BIGINT), \
+     CAST(SUM(CASE WHEN i.trip_level <= 1 THEN 1 ELSE 0 END) AS BIGINT)";
+
 type ItemRow = (i64, String, i64, String, i64, String, String);
 
 const ITEM_SELECT: &str =
@@ -213,16 +217,22 @@ impl Store {
         sheet::write(format, &items).map_err(StoreError::Corrupt)
     }
 
+    /// The catalogue of places at or under `within`, all items together: how many are zero-trip and at
+    /// most one trip. Reads items only (the dashboard's share; `coverage` adds the volume-weighted one).
+    pub async fn catalogue_overall(&self, within: &PlaceCode) -> Result<CoverageRow, StoreError> {
+        let overall: (i64, Option<i64>, Option<i64>) =
+            sqlx::query_as(&format!("SELECT {COVERAGE_COUNTS} FROM items i WHERE i.place_code LIKE $1"))
+                .bind(format!("{}%", within.jurisdiction_prefix()))
+                .fetch_one(self.pool())
+                .await?;
+        Ok(row("all".into(), "全部".into(), overall.0, overall.1.unwrap_or(0), overall.2.unwrap_or(0)))
+    }
+
     /// Zero-trip coverage of the catalogue of places at or under `within`.
     pub async fn coverage(&self, within: &PlaceCode) -> Result<Coverage, StoreError> {
         let like = format!("{}%", within.jurisdiction_prefix());
-        let counts = "COUNT(*), CAST(SUM(CASE WHEN i.trip_level = 0 THEN 1 ELSE 0 END) AS BIGINT), \
-                      CAST(SUM(CASE WHEN i.trip_level <= 1 THEN 1 ELSE 0 END) AS BIGINT)";
-        let overall: (i64, Option<i64>, Option<i64>) =
-            sqlx::query_as(&format!("SELECT {counts} FROM items i WHERE i.place_code LIKE $1"))
-                .bind(&like)
-                .fetch_one(self.pool())
-                .await?;
+        let counts = COVERAGE_COUNTS;
+        let overall = self.catalogue_overall(within).await?;
         let by_department: Vec<(String, String, i64, Option<i64>, Option<i64>)> = sqlx::query_as(&format!(
             "SELECT d.code, d.name, {counts} FROM items i JOIN departments d ON d.id = i.department_id \
              WHERE i.place_code LIKE $1 GROUP BY d.code, d.name ORDER BY d.code"
@@ -243,7 +253,7 @@ impl Store {
         let by_department = to_rows(by_department);
         Ok(Coverage {
             place: within.to_string(),
-            overall: row("all".into(), "全部".into(), overall.0, overall.1.unwrap_or(0), overall.2.unwrap_or(0)),
+            overall,
             departments_with_zero_trip: by_department.iter().filter(|r| r.zero_trip > 0).count() as i64,
             by_department,
             by_zone: to_rows(by_zone),

@@ -60,6 +60,8 @@ pub(crate) struct Inner {
     pub(crate) flows: std::sync::Mutex<std::collections::HashMap<(String, i64), Arc<onewindow_core::flow::Flow>>>,
     /// Announces each event once; on PostgreSQL, relays events between instances (relay.rs).
     pub(crate) relay: crate::relay::Relay,
+    /// Dashboard counter totals of days that no longer change (stats.rs).
+    pub(crate) settled_totals: std::sync::Mutex<crate::stats::SettledTotals>,
 }
 
 /// WAL lets readers run beside the writer; synchronous=FULL keeps every acknowledged commit on disk
@@ -144,6 +146,7 @@ impl Store {
                 calendar: std::sync::RwLock::new(calendar),
                 flows: Default::default(),
                 relay: crate::relay::Relay::new(&opts.url),
+                settled_totals: Default::default(),
             }),
         };
         store.install_builtin_flows().await?;

@@ -159,16 +159,57 @@ fn share(a: i64, b: i64) -> Option<f64> {
     (b > 0).then(|| ((a as f64 / b as f64) * 10000.0).round() / 10000.0)
 }
 
+/// Counter totals per (metric, dim).
+type Totals = BTreeMap<(String, String), i64>;
+
+/// Totals of the days before yesterday, per county: events are counted on the day they are recorded,
+/// so those days no longer change, and a year of them (tens of thousands of rows) is summed once a day
+/// instead of on every request. Yesterday and today are always read afresh (a transaction that began
+/// before midnight may still commit after it).
+#[derive(Default)]
+pub(crate) struct SettledTotals(std::collections::HashMap<String, (chrono::NaiveDate, std::sync::Arc<Totals>)>);
+
 impl Store {
-    /// The leaders' dashboard for a county: live lobby figures, and counters kept as events happened.
-    pub async fn dashboard(&self, county: &PlaceCode, today: chrono::NaiveDate) -> Result<Dashboard, StoreError> {
-        // Sums in the database: a year of counters is tens of thousands of rows, the answer a few hundred.
-        let totals: Vec<(String, String, i64)> = sqlx::query_as(
-            "SELECT metric, dim, CAST(SUM(value) AS BIGINT) FROM stat_counters WHERE county = $1 GROUP BY metric, dim",
+    async fn sum_counters(&self, county: &PlaceCode, from: &str, to: &str) -> Result<Totals, StoreError> {
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT metric, dim, CAST(SUM(value) AS BIGINT) FROM stat_counters WHERE county = $1 AND day >= $2 AND day < $3 \
+             GROUP BY metric, dim",
         )
         .bind(county.as_str())
+        .bind(from)
+        .bind(to)
         .fetch_all(self.pool())
         .await?;
+        Ok(rows.into_iter().map(|(m, d, v)| ((m, d), v)).collect())
+    }
+
+    /// All-time counter totals of a county: the settled days from the cache, the last two from the table.
+    async fn counter_totals(&self, county: &PlaceCode, today: chrono::NaiveDate) -> Result<Totals, StoreError> {
+        let settled_until = today - chrono::Duration::days(1);
+        let cached = {
+            let m = self.inner.settled_totals.lock().map_err(|_| StoreError::Corrupt("totals lock".into()))?;
+            m.0.get(county.as_str()).filter(|(d, _)| *d == settled_until).map(|(_, t)| t.clone())
+        };
+        let settled = match cached {
+            Some(t) => t,
+            None => {
+                let t = std::sync::Arc::new(self.sum_counters(county, "", &settled_until.to_string()).await?);
+                let mut m = self.inner.settled_totals.lock().map_err(|_| StoreError::Corrupt("totals lock".into()))?;
+                m.0.insert(county.to_string(), (settled_until, t.clone()));
+                t
+            }
+        };
+        let mut total = (*settled).clone();
+        // '9999' sorts after every day.
+        for (k, v) in self.sum_counters(county, &settled_until.to_string(), "9999").await? {
+            *total.entry(k).or_default() += v;
+        }
+        Ok(total)
+    }
+
+    /// The leaders' dashboard for a county: live lobby figures, and counters kept as events happened.
+    pub async fn dashboard(&self, county: &PlaceCode, today: chrono::NaiveDate) -> Result<Dashboard, StoreError> {
+        let total = self.counter_totals(county, today).await?;
         let from = (today - chrono::Duration::days(29)).to_string();
         let today_s = today.to_string();
         let days: Vec<(String, String, i64)> = sqlx::query_as(
@@ -199,7 +240,6 @@ impl Store {
                 }
             }
         }
-        let total: BTreeMap<(String, String), i64> = totals.into_iter().map(|(m, d, v)| ((m, d), v)).collect();
         let sum = |metric: &str| total.iter().filter(|((m, _), _)| m == metric).map(|(_, v)| *v).sum::<i64>();
         let by_dim = |metric: &str, dim: &str| total.get(&(metric.to_string(), dim.to_string())).copied().unwrap_or(0);
         let departments_list = self.departments(Some(county)).await?;
@@ -264,7 +304,8 @@ impl Store {
         .await?;
         let paused = windows.iter().filter(|w| w.2 == Some(1)).count() as i64;
         let closed = sum("cases_closed");
-        let coverage = self.coverage(county).await?;
+        // Items only: the catalogue's share (the volume-weighted share comes from the counters).
+        let catalogue = self.catalogue_overall(county).await?;
         // Department load balance of today's hall: the lobby report's own figures.
         let lobby = self.lobby_report(county, &today_s).await?;
         Ok(Dashboard {
@@ -277,7 +318,7 @@ impl Store {
             windows_open: windows.len() as i64 - paused,
             windows_busy: windows.iter().filter(|w| w.1.is_some()).count() as i64,
             windows_paused: paused,
-            zero_trip_item_share: coverage.overall.zero_trip_share,
+            zero_trip_item_share: catalogue.zero_trip_share,
             zero_trip_volume_share: share(sum("cases_accepted_zero_trip_item"), sum("cases_accepted")),
             closed_cases: closed,
             trips_per_closed_case: share(sum("cases_closed_trips"), closed),
