@@ -57,7 +57,9 @@ async fn sign_in(client: &reqwest::Client, base: &str, user: &str) -> Result<Str
 
 async fn rss(client: &reqwest::Client, base: &str) -> Option<f64> {
     let text = client.get(format!("{base}/metrics")).send().await.ok()?.text().await.ok()?;
-    text.lines().find_map(|l| l.strip_prefix("process_resident_memory_bytes ")?.trim().parse::<f64>().ok()).map(|b| b / 1048576.0)
+    text.lines()
+        .find_map(|l| l.strip_prefix("process_resident_memory_bytes ")?.trim().parse::<f64>().ok())
+        .map(|b| b / 1048576.0)
 }
 
 /// Sends one request; records its latency under `kind`, or an error when the status is not wanted.
@@ -84,7 +86,13 @@ async fn timed(s: &mut Samples, kind: &'static str, req: reqwest::RequestBuilder
     }
 }
 
-const MATERIALS: [&str; 5] = ["居民身份证", "户口簿", "特困人员救助供养申请书", "本人及法定义务人履行能力情况说明", "残疾人证（残疾人申请时提供）"];
+const MATERIALS: [&str; 5] = [
+    "居民身份证",
+    "户口簿",
+    "特困人员救助供养申请书",
+    "本人及法定义务人履行能力情况说明",
+    "残疾人证（残疾人申请时提供）",
+];
 
 /// One client: a weighted mix until the deadline; each client carries its own case through its
 /// lifecycle, one transition per turn.
@@ -105,7 +113,8 @@ async fn client_loop(c: Arc<Ctx>, deadline: Instant) -> Samples {
         match roll {
             0..=34 => {
                 let q = QUERIES[rand::thread_rng().gen_range(0..QUERIES.len())];
-                timed(&mut s, "catalogue search", c.client.get(format!("{base}/api/v1/items")).query(&[("q", q)]), &[]).await;
+                timed(&mut s, "catalogue search", c.client.get(format!("{base}/api/v1/items")).query(&[("q", q)]), &[])
+                    .await;
             }
             35..=54 => {
                 let phone = format!("139{:08}", rand::thread_rng().gen_range(0..100_000_000u32));
@@ -114,7 +123,8 @@ async fn client_loop(c: Arc<Ctx>, deadline: Instant) -> Samples {
             }
             55..=84 => match case {
                 None => {
-                    let materials: Vec<Value> = MATERIALS.iter().map(|n| json!({"name": n, "status": "received"})).collect();
+                    let materials: Vec<Value> =
+                        MATERIALS.iter().map(|n| json!({"name": n, "status": "received"})).collect();
                     let body = json!({"item": "MZJ-002", "applicant": {"name": "王五", "phone": "13900001111"}, "materials": materials});
                     let req = c.client.post(format!("{base}/api/v1/cases")).bearer_auth(&c.acceptor).json(&body);
                     if let Some(v) = timed(&mut s, "case transition", req, &[]).await {
@@ -132,11 +142,23 @@ async fn client_loop(c: Arc<Ctx>, deadline: Instant) -> Samples {
                 }
             },
             85..=94 => {
-                timed(&mut s, "dashboard read", c.client.get(format!("{base}/api/v1/dashboard")).bearer_auth(&c.leader), &[]).await;
+                timed(
+                    &mut s,
+                    "dashboard read",
+                    c.client.get(format!("{base}/api/v1/dashboard")).bearer_auth(&c.leader),
+                    &[],
+                )
+                .await;
             }
             _ => {
                 if let Some((id, _)) = case {
-                    timed(&mut s, "case read", c.client.get(format!("{base}/api/v1/cases/{id}")).bearer_auth(&c.acceptor), &[]).await;
+                    timed(
+                        &mut s,
+                        "case read",
+                        c.client.get(format!("{base}/api/v1/cases/{id}")).bearer_auth(&c.acceptor),
+                        &[],
+                    )
+                    .await;
                 }
             }
         }
@@ -149,7 +171,11 @@ async fn window_loop(c: Arc<Ctx>, window: &'static str, deadline: Instant) -> Sa
     let mut s = Samples::new();
     let base = &c.base;
     while Instant::now() < deadline {
-        let called = c.client.post(format!("{base}/api/v1/windows/{window}/call-next")).bearer_auth(&c.acceptor).json(&json!({}));
+        let called = c
+            .client
+            .post(format!("{base}/api/v1/windows/{window}/call-next"))
+            .bearer_auth(&c.acceptor)
+            .json(&json!({}));
         let t = Instant::now();
         let r = called.send().await;
         let status = r.as_ref().map(|r| r.status().as_u16()).unwrap_or(0);
@@ -161,7 +187,11 @@ async fn window_loop(c: Arc<Ctx>, window: &'static str, deadline: Instant) -> Sa
         match status {
             200 => {
                 for step in ["start", "finish"] {
-                    let req = c.client.post(format!("{base}/api/v1/windows/{window}/{step}")).bearer_auth(&c.acceptor).json(&json!({}));
+                    let req = c
+                        .client
+                        .post(format!("{base}/api/v1/windows/{window}/{step}"))
+                        .bearer_auth(&c.acceptor)
+                        .json(&json!({}));
                     timed(&mut s, "ticket started/finished", req, &[]).await;
                 }
             }
@@ -211,14 +241,23 @@ pub async fn mix(a: MixArgs) -> Result<()> {
     let rss_before = rss(&client, &base).await;
     let place = ctx.client.get(format!("{base}/api/v1/places")).send().await?.json::<Value>().await.ok();
     let hall = place
-        .and_then(|p| p.as_array().and_then(|a| a.iter().find(|p| p["level"] == "county").and_then(|p| p["code"].as_str().map(str::to_string))))
+        .and_then(|p| {
+            p.as_array().and_then(|a| {
+                a.iter().find(|p| p["level"] == "county").and_then(|p| p["code"].as_str().map(str::to_string))
+            })
+        })
         .unwrap_or_else(|| "330822".into());
     let deadline = Instant::now() + Duration::from_secs(a.seconds);
     let events = Arc::new(AtomicUsize::new(0));
     let sse = reqwest::Client::builder().build()?;
     let mut screens = Vec::new();
     for _ in 0..a.screens {
-        screens.push(tokio::spawn(screen(sse.clone(), format!("{base}/api/v1/display/{hall}/events"), deadline, events.clone())));
+        screens.push(tokio::spawn(screen(
+            sse.clone(),
+            format!("{base}/api/v1/display/{hall}/events"),
+            deadline,
+            events.clone(),
+        )));
     }
     let wall = Instant::now();
     let mut tasks = Vec::new();

@@ -185,6 +185,20 @@ impl Store {
     /// The share of handled cases whose item is zero-trip (the seed's volume-weighted 58%); none
     /// without cases.
     pub async fn volume_weighted_zero_trip(&self, within: &PlaceCode) -> Result<Option<f64>, StoreError> {
+        // A county's share comes from its dashboard counters (kept as cases are accepted), so the
+        // coverage page stays fast with millions of cases; a township's is counted from its cases.
+        if within.level() == onewindow_core::place::PlaceLevel::County {
+            let (total, zero): (Option<i64>, Option<i64>) = sqlx::query_as(
+                "SELECT CAST(SUM(CASE WHEN metric = 'cases_accepted' THEN value ELSE 0 END) AS BIGINT), \
+                 CAST(SUM(CASE WHEN metric = 'cases_accepted_zero_trip_item' THEN value ELSE 0 END) AS BIGINT) \
+                 FROM stat_counters WHERE county = $1 AND metric IN ('cases_accepted', 'cases_accepted_zero_trip_item')",
+            )
+            .bind(within.as_str())
+            .fetch_one(self.pool())
+            .await?;
+            let total = total.unwrap_or(0);
+            return Ok((total > 0).then(|| share(zero.unwrap_or(0), total)));
+        }
         let (total, zero): (i64, Option<i64>) = sqlx::query_as(
             "SELECT COUNT(*), CAST(SUM(CASE WHEN i.trip_level = 0 THEN 1 ELSE 0 END) AS BIGINT) FROM cases c JOIN items i ON i.code = c.item_code \
              WHERE c.place_code LIKE $1",

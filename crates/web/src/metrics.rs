@@ -77,7 +77,9 @@ pub async fn render(State(state): State<AppState>) -> Response {
     let _ = writeln!(out, "onewindow_catalogue_items {}", snap.index.len());
     // The process's resident memory (Linux), so a load driver can report the server's footprint.
     if let Some(kb) = std::fs::read_to_string("/proc/self/status").ok().and_then(|s| {
-        s.lines().find_map(|l| l.strip_prefix("VmRSS:").and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok()))
+        s.lines().find_map(|l| {
+            l.strip_prefix("VmRSS:").and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
     }) {
         let _ = writeln!(out, "# HELP process_resident_memory_bytes Resident memory of the server process.");
         let _ = writeln!(out, "# TYPE process_resident_memory_bytes gauge");

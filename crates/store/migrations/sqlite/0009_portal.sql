@@ -109,3 +109,7 @@ CREATE TABLE appointments (
 );
 CREATE INDEX appointments_slot ON appointments(queue_id, day, slot, state);
 CREATE INDEX appointments_phone ON appointments(phone_hash, day);
+
+-- Housekeeping reminds applicants whose tolerant-acceptance deadline is near: an index of just those
+-- open cases, so that the reminder does not read a province-year of cases every ten minutes.
+CREATE INDEX cases_supplement_due ON cases(supplement_due_on) WHERE closed_at IS NULL AND tolerant = 1;
