@@ -45,6 +45,22 @@ async fn a_morning(app: &TestApp) {
         .unwrap();
         ids.push(c["id"].as_i64().unwrap());
     }
+    // One case accepted in a village by its clerk (不出村).
+    let clerk = app.login("clerk").await;
+    let village: Vec<Value> =
+        ["居民身份证", "户口簿", "最低生活保障申请书", "家庭经济状况核对授权书", "家庭收入和财产状况说明"]
+            .iter()
+            .map(|n| json!({"name": n, "status": "received"}))
+            .collect();
+    let r = app
+        .client
+        .post(app.url("/api/v1/cases"))
+        .bearer_auth(&clerk)
+        .json(&json!({"item": "MZJ-001", "applicant": {"name": "毛大伯"}, "materials": village}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::CREATED, "{}", r.text().await.unwrap());
     post(&approver, &format!("/api/v1/cases/{}/actions", ids[0]), json!({"action": "approve"})).await.unwrap();
     post(&acceptor, &format!("/api/v1/cases/{}/actions", ids[0]), json!({"action": "download"})).await.unwrap();
     post(&approver, &format!("/api/v1/cases/{}/actions", ids[1]), json!({"action": "reject", "comment": "不符合条件"}))
@@ -76,9 +92,12 @@ async fn figures_equal_direct_counts(db: Db) {
     assert_eq!(d["closed_with_zero_trips_share"], 0.0, "window cases are one trip each");
     assert_eq!(d["closed_with_at_most_one_trip_share"], 1.0);
     let mzj = d["departments"].as_array().unwrap().iter().find(|x| x["department"] == "常山县民政局").unwrap().clone();
+    let mzj_accepted =
+        count("SELECT COUNT(*) FROM cases c JOIN departments d ON d.id = c.department_id WHERE d.code = 'mzj'").await;
+    assert_eq!(mzj_accepted, 4, "three at the window, one in the village");
     assert_eq!(
         (mzj["accepted"].as_i64(), mzj["closed"].as_i64(), mzj["on_time"].as_i64()),
-        (Some(3), Some(2), Some(2))
+        (Some(mzj_accepted), Some(2), Some(2))
     );
     assert_eq!(
         mzj["overdue_open"],
@@ -91,6 +110,13 @@ async fn figures_equal_direct_counts(db: Db) {
     assert_eq!(d["windows_busy"], 1, "A1 still serves its ticket");
     assert_eq!(d["trend"].as_array().unwrap().len(), 30);
     assert_eq!(d["townships"][0][2], 3);
+    // The village's case counts for its village, as a direct count says.
+    assert_eq!(d["villages"][0][0], "330822001201");
+    assert_eq!(d["villages"][0][2], count("SELECT COUNT(*) FROM cases WHERE place_code = '330822001201'").await);
+    assert_eq!(
+        d["villages"].as_array().unwrap().len() as i64,
+        count("SELECT COUNT(DISTINCT place_code) FROM cases WHERE LENGTH(place_code) = 12").await
+    );
     // The page shows the same figures.
     let r = app
         .client
@@ -159,6 +185,9 @@ fn expected_rows(d: &Value, figure: &str) -> Vec<Vec<String>> {
         "balance" => {
             vec![row(&d["load_balance"], &["busiest", "busiest_minutes", "idlest", "idlest_minutes", "ratio"])]
         }
+        "villages" => {
+            d["villages"].as_array().unwrap().iter().map(|t| t.as_array().unwrap().iter().map(cell).collect()).collect()
+        }
         "townships" => d["townships"]
             .as_array()
             .unwrap()
@@ -177,7 +206,9 @@ async fn every_figure_downloads_as_csv_and_xlsx(db: Db) {
     let d: Value =
         app.client.get(app.url("/api/v1/dashboard")).bearer_auth(&leader).send().await.unwrap().json().await.unwrap();
     assert!(!d["department_load"].as_array().unwrap().is_empty(), "a ticket was served today: {d}");
-    for figure in ["hall", "queues", "today", "trips", "departments", "load", "balance", "townships", "trend"] {
+    for figure in
+        ["hall", "queues", "today", "trips", "departments", "load", "balance", "townships", "villages", "trend"]
+    {
         let want = expected_rows(&d, figure);
         assert!(!want.is_empty(), "{figure} has rows");
         for (ext, format) in [("csv", Format::Csv), ("xlsx", Format::Xlsx)] {

@@ -30,7 +30,7 @@ await withBrowser(async ({ page, context, go, base, newPhonePage }) => {
 
   // Every figure downloads, as CSV and XLSX.
   const links = await page.locator('#dashboard-live a[download]').evaluateAll((as) => as.map((a) => a.getAttribute('href')));
-  check(links.length === 20, `10 figures × 2 formats linked (${links.length})`);
+  check(links.length === 22, `11 figures × 2 formats linked (${links.length})`);
   for (const href of links) {
     const r = await page.request.get(base + href);
     check(r.ok() && /attachment/.test(r.headers()['content-disposition'] ?? ''), `${href} downloads`);

@@ -27,6 +27,10 @@ pub(crate) fn counters_for(kind: &str, place: &str, data: &Value) -> Vec<(&'stat
             }
             // Activity per township (a village's case counts for its township).
             v.push(("cases_by_township", place.chars().take(9).collect(), 1));
+            // …and a case accepted in a village (不出村) for its village too.
+            if place.len() == 12 {
+                v.push(("cases_by_village", place.to_string(), 1));
+            }
             v
         }
         k if k.starts_with("case.") && data["closed"].as_bool() == Some(true) => {
@@ -151,6 +155,8 @@ pub struct Dashboard {
     pub satisfaction: Vec<SatisfactionFigures>,
     /// Cases accepted per township (all time).
     pub townships: Vec<(String, String, i64)>,
+    /// Cases accepted in each village (不出村, by its clerk), all time.
+    pub villages: Vec<(String, String, i64)>,
     /// The last 30 days, oldest first.
     pub trend: Vec<DayFigures>,
 }
@@ -285,16 +291,21 @@ impl Store {
             })
             .collect();
         let places = self.places_within(county).await?;
-        let mut townships: Vec<(String, String, i64)> = total
-            .iter()
-            .filter(|((m, _), _)| m == "cases_by_township")
-            .map(|((_, code), n)| {
-                let name =
-                    places.iter().find(|p| &p.code == code).map(|p| p.name.clone()).unwrap_or_else(|| code.clone());
-                (code.clone(), name, *n)
-            })
-            .collect();
-        townships.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
+        let by_place = |metric: &str| {
+            let mut v: Vec<(String, String, i64)> = total
+                .iter()
+                .filter(|((m, _), _)| m == metric)
+                .map(|((_, code), n)| {
+                    let name =
+                        places.iter().find(|p| &p.code == code).map(|p| p.name.clone()).unwrap_or_else(|| code.clone());
+                    (code.clone(), name, *n)
+                })
+                .collect();
+            v.sort_by(|a, b| b.2.cmp(&a.2).then(a.0.cmp(&b.0)));
+            v
+        };
+        let townships = by_place("cases_by_township");
+        let villages = by_place("cases_by_village");
         let queues = self.queues(county).await?;
         let windows: Vec<(i64, Option<i64>, Option<i64>)> = sqlx::query_as(
             "SELECT w.id, ws.ticket_id, ws.paused FROM windows w LEFT JOIN window_state ws ON ws.window_id = w.id WHERE w.place_code = $1 AND w.active = 1",
@@ -327,6 +338,7 @@ impl Store {
             departments,
             satisfaction,
             townships,
+            villages,
             trend: trend.into_values().collect(),
         })
     }

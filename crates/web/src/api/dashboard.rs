@@ -46,8 +46,19 @@ pub struct Figure {
 }
 
 /// Every figure the page shows, by the name used in download links.
-pub const FIGURES: [&str; 10] =
-    ["hall", "queues", "today", "trips", "departments", "satisfaction", "load", "balance", "townships", "trend"];
+pub const FIGURES: [&str; 11] = [
+    "hall",
+    "queues",
+    "today",
+    "trips",
+    "departments",
+    "satisfaction",
+    "load",
+    "balance",
+    "townships",
+    "villages",
+    "trend",
+];
 
 fn int(v: i64) -> Cell {
     Cell::Int(v)
@@ -189,6 +200,11 @@ pub fn figure(d: &Dashboard, name: &str) -> Option<Figure> {
             ("乡镇（街道）活跃度", "Activity by township"),
             &[("区划代码", "Code"), ("地区", "Place"), ("受理办件", "Cases")],
             d.townships.iter().map(|(code, name, n)| vec![text(code), text(name), int(*n)]).collect(),
+        ),
+        "villages" => f(
+            ("村（社区）活跃度", "Activity by village"),
+            &[("区划代码", "Code"), ("地区", "Place"), ("受理办件", "Cases")],
+            d.villages.iter().map(|(code, name, n)| vec![text(code), text(name), int(*n)]).collect(),
         ),
         "trend" => f(("近30天", "Last 30 days"), &DAY_HEADER, d.trend.iter().map(day_row).collect()),
         _ => return None,
