@@ -623,6 +623,20 @@ pub async fn sms_outage(outage: Duration, rate: f64, after: Duration, database_u
     Ok(())
 }
 
+/// Every material of MZJ-002 (特困人员救助供养), received: a case any window can accept.
+pub fn mzj_002_materials() -> Vec<Value> {
+    [
+        "居民身份证",
+        "户口簿",
+        "特困人员救助供养申请书",
+        "本人及法定义务人履行能力情况说明",
+        "残疾人证（残疾人申请时提供）",
+    ]
+    .iter()
+    .map(|n| json!({"name": n, "status": "received"}))
+    .collect()
+}
+
 /// Durable case transitions per second through the HTTP API: whole lifecycles of 7 transitions
 /// (accept, claim, return, supplement, approve, ship, deliver) by many concurrent clients.
 pub async fn cases(lifecycles: usize, concurrency: usize, database_url: Option<&str>) -> Result<()> {
@@ -634,16 +648,7 @@ pub async fn cases(lifecycles: usize, concurrency: usize, database_url: Option<&
     let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency.max(8)).build()?;
     let acceptor = token(&client, addr, "acceptor").await?;
     let approver = token(&client, addr, "approver").await?;
-    let materials: Vec<Value> = [
-        "居民身份证",
-        "户口簿",
-        "特困人员救助供养申请书",
-        "本人及法定义务人履行能力情况说明",
-        "残疾人证（残疾人申请时提供）",
-    ]
-    .iter()
-    .map(|n| json!({"name": n, "status": "received"}))
-    .collect();
+    let materials = mzj_002_materials();
     let per = lifecycles / concurrency.max(1);
     let wall = Instant::now();
     let mut tasks = Vec::new();

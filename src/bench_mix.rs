@@ -86,14 +86,6 @@ async fn timed(s: &mut Samples, kind: &'static str, req: reqwest::RequestBuilder
     }
 }
 
-const MATERIALS: [&str; 5] = [
-    "居民身份证",
-    "户口簿",
-    "特困人员救助供养申请书",
-    "本人及法定义务人履行能力情况说明",
-    "残疾人证（残疾人申请时提供）",
-];
-
 /// One client: a weighted mix until the deadline; each client carries its own case through its
 /// lifecycle, one transition per turn.
 async fn client_loop(c: Arc<Ctx>, deadline: Instant) -> Samples {
@@ -123,8 +115,7 @@ async fn client_loop(c: Arc<Ctx>, deadline: Instant) -> Samples {
             }
             55..=84 => match case {
                 None => {
-                    let materials: Vec<Value> =
-                        MATERIALS.iter().map(|n| json!({"name": n, "status": "received"})).collect();
+                    let materials = crate::bench::mzj_002_materials();
                     let body = json!({"item": "MZJ-002", "applicant": {"name": "王五", "phone": "13900001111"}, "materials": materials});
                     let req = c.client.post(format!("{base}/api/v1/cases")).bearer_auth(&c.acceptor).json(&body);
                     if let Some(v) = timed(&mut s, "case transition", req, &[]).await {

@@ -19,16 +19,7 @@ async fn citizen_data_everywhere(app: &TestApp) -> i64 {
     );
     post("/api/v1/windows/A1/call-next", json!({})).await.unwrap();
     post("/api/v1/windows/A1/start", json!({})).await.unwrap();
-    let materials: Vec<Value> = [
-        "居民身份证",
-        "户口簿",
-        "特困人员救助供养申请书",
-        "本人及法定义务人履行能力情况说明",
-        "残疾人证（残疾人申请时提供）",
-    ]
-    .iter()
-    .map(|n| json!({"name": n, "status": "received"}))
-    .collect();
+    let materials = crate::helpers::mzj_002_materials();
     let r = post(
         "/api/v1/cases",
         json!({"item": "MZJ-002", "applicant": {"name": NAME, "id_number": ID_NUMBER, "phone": PHONE}, "materials": materials, "window": "A1"}),
@@ -259,16 +250,7 @@ async fn the_running_server_writes_no_plaintext_to_disk_or_logs() {
     assert!(post("/api/v1/tickets", json!({"queue": "general", "phone": PHONE})).await.unwrap().status().is_success());
     post("/api/v1/windows/A1/call-next", json!({})).await.unwrap();
     post("/api/v1/windows/A1/start", json!({})).await.unwrap();
-    let materials: Vec<Value> = [
-        "居民身份证",
-        "户口簿",
-        "特困人员救助供养申请书",
-        "本人及法定义务人履行能力情况说明",
-        "残疾人证（残疾人申请时提供）",
-    ]
-    .iter()
-    .map(|n| json!({"name": n, "status": "received"}))
-    .collect();
+    let materials = crate::helpers::mzj_002_materials();
     let r = post(
         "/api/v1/cases",
         json!({"item": "MZJ-002", "applicant": {"name": NAME, "id_number": ID_NUMBER, "phone": PHONE}, "materials": materials, "window": "A1"}),

@@ -522,21 +522,25 @@ impl Store {
 
     /// The id of one of the citizen's own cases by number (404 for anyone else's).
     pub async fn citizen_case_id(&self, citizen: &Citizen, number: &str) -> Result<i64, StoreError> {
-        let id: Option<i64> =
-            sqlx::query_scalar("SELECT id FROM cases WHERE number = $1 AND applicant_phone_hash = $2")
+        Ok(self.citizen_case_ref(citizen, number).await?.0)
+    }
+
+    /// The citizen's own case by number, with the citizen as its actor (404 for anyone else's).
+    async fn citizen_case_ref(&self, citizen: &Citizen, number: &str) -> Result<(i64, CaseActor), StoreError> {
+        let row: Option<(i64, String)> =
+            sqlx::query_as("SELECT id, county_code FROM cases WHERE number = $1 AND applicant_phone_hash = $2")
                 .bind(number.trim())
                 .bind(&citizen.phone_hash)
                 .fetch_optional(self.pool())
                 .await?;
-        id.ok_or_else(|| StoreError::not_found(format!("case {number}")))
+        let (id, county) = row.ok_or_else(|| StoreError::not_found(format!("case {number}")))?;
+        Ok((id, self.citizen_actor(citizen, &PlaceCode::parse(&county)?)))
     }
 
     /// A citizen's case with the actions they may take.
     pub async fn citizen_case(&self, citizen: &Citizen, number: &str) -> Result<crate::CaseView, StoreError> {
-        let id = self.citizen_case_id(citizen, number).await?;
-        let county: String =
-            sqlx::query_scalar("SELECT county_code FROM cases WHERE id = $1").bind(id).fetch_one(self.pool()).await?;
-        self.case_for(id, Some(&self.citizen_actor(citizen, &PlaceCode::parse(&county)?))).await
+        let (id, by) = self.citizen_case_ref(citizen, number).await?;
+        self.case_for(id, Some(&by)).await
     }
 
     /// Every case of the citizen, newest first.
@@ -563,16 +567,14 @@ impl Store {
         uploads: &[NewUpload],
         today: Option<NaiveDate>,
     ) -> Result<crate::CaseView, StoreError> {
-        let id = self.citizen_case_id(citizen, number).await?;
-        let view = self.citizen_case(citizen, number).await?;
-        let county = PlaceCode::parse(&view.place)?.county().unwrap_or(PlaceCode::parse(&view.place)?);
-        let by = self.citizen_actor(citizen, &county);
+        let (id, by) = self.citizen_case_ref(citizen, number).await?;
         let checked = if uploads.is_empty() {
             Vec::new()
         } else {
             if input.action != "supplement" {
                 return Err(invalid("files", "只有补正时可以上传材料", "files can only be sent with a correction"));
             }
+            let view = self.case_for(id, Some(&by)).await?;
             let materials: Vec<String> = view.materials.iter().map(|m| m.name.clone()).collect();
             self.check_uploads(&materials, uploads)?
         };
@@ -593,7 +595,7 @@ impl Store {
         }
         self.act_on_case_in(&mut tx, id, &by, input, today).await?;
         tx.commit().await?;
-        self.citizen_case(citizen, number).await
+        self.case_for(id, Some(&by)).await
     }
 
     /// Chooses (or changes) how the result reaches the citizen, until it has left.

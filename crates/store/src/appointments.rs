@@ -368,10 +368,7 @@ impl Store {
         tx.record("appointment.checked_in", place.as_str(), &format!("appointment:{id}"), json!({"ticket": ticket}))
             .await?;
         tx.commit().await?;
-        let mut t = self.ticket_by_id(ticket).await?;
-        t.ahead = Some(ahead);
-        t.estimated_wait_minutes = Some(self.wait_minutes(queue_id, ahead, s).await?);
-        Ok(t)
+        self.issued_ticket(ticket, queue_id, ahead, s).await
     }
 
     /// Bookings of days gone by that were never checked in become `missed` (housekeeping); returns how

@@ -417,7 +417,7 @@ impl Store {
     }
 
     /// The wait for someone with `ahead` people before them in a queue: see [`lobby::estimate_wait_minutes`].
-    pub(crate) async fn wait_minutes(&self, queue_id: i64, ahead: usize, s: &LobbySettings) -> Result<i64, StoreError> {
+    async fn wait_minutes(&self, queue_id: i64, ahead: usize, s: &LobbySettings) -> Result<i64, StoreError> {
         let recent: Vec<i64> = sqlx::query_scalar(
             "SELECT p.ended_at - p.started_at FROM ticket_periods p JOIN tickets t ON t.id = p.ticket_id \
              WHERE t.queue_id = $1 AND p.kind = 'serving' AND p.ended_at IS NOT NULL ORDER BY p.ended_at DESC LIMIT $2",
@@ -446,6 +446,17 @@ impl Store {
         let mut tx = self.begin(actor).await?;
         let (id, queue_id, ahead) = self.issue_ticket_in(&mut tx, n, s).await?;
         tx.commit().await?;
+        self.issued_ticket(id, queue_id, ahead, s).await
+    }
+
+    /// A just-issued ticket as the kiosk shows it: with the number ahead and the wait estimate.
+    pub(crate) async fn issued_ticket(
+        &self,
+        id: i64,
+        queue_id: i64,
+        ahead: usize,
+        s: &LobbySettings,
+    ) -> Result<TicketView, StoreError> {
         let mut t = self.ticket_by_id(id).await?;
         t.ahead = Some(ahead);
         t.estimated_wait_minutes = Some(self.wait_minutes(queue_id, ahead, s).await?);

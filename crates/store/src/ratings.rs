@@ -156,16 +156,34 @@ impl Store {
 
     /// Follow-ups the member may see: their department's (approvers), or the county's (leaders, admins).
     pub async fn followups(&self, by: &CaseActor, open_only: bool) -> Result<Vec<FollowupView>, StoreError> {
+        self.followups_where(by, open_only, None).await
+    }
+
+    /// One follow-up the member may see (404 otherwise).
+    async fn followup(&self, by: &CaseActor, id: i64) -> Result<FollowupView, StoreError> {
+        self.followups_where(by, false, Some(id))
+            .await?
+            .pop()
+            .ok_or_else(|| StoreError::not_found(format!("follow-up {id}")))
+    }
+
+    async fn followups_where(
+        &self,
+        by: &CaseActor,
+        open_only: bool,
+        id: Option<i64>,
+    ) -> Result<Vec<FollowupView>, StoreError> {
         let county = by.place.county().map(|c| c.to_string()).unwrap_or_default();
         let today = local_day(now_ms()).to_string();
         let rows: Vec<FollowupRow> = sqlx::query_as(
             "SELECT f.id, f.case_id, c.number, c.item_name, d.code, d.name, f.score, COALESCE(r.comment, ''), f.opened_on, f.due_on, f.state, f.callback_note, f.closed_by \
              FROM followups f JOIN cases c ON c.id = f.case_id JOIN departments d ON d.id = f.department_id LEFT JOIN ratings r ON r.case_id = f.case_id \
-             WHERE f.county_code = $1 AND ($2 = '' OR d.code = $2) AND ($3 = 0 OR f.state = 'open') ORDER BY f.due_on, f.id",
+             WHERE f.county_code = $1 AND ($2 = '' OR d.code = $2) AND ($3 = 0 OR f.state = 'open') AND ($4 = 0 OR f.id = $4) ORDER BY f.due_on, f.id",
         )
         .bind(&county)
         .bind(if by.role == "approver" { by.department.clone().unwrap_or_default() } else { String::new() })
         .bind(open_only as i64)
+        .bind(id.unwrap_or(0))
         .fetch_all(self.pool())
         .await?;
         Ok(rows
@@ -217,12 +235,7 @@ impl Store {
                 "the call-back note is required (5 to 1000 characters)",
             ));
         }
-        let f = self
-            .followups(by, false)
-            .await?
-            .into_iter()
-            .find(|f| f.id == id)
-            .ok_or_else(|| StoreError::not_found(format!("follow-up {id}")))?;
+        let f = self.followup(by, id).await?;
         if !matches!(by.role.as_str(), "approver" | "leader" | "admin") {
             return Err(StoreError::Forbidden {
                 zh: "只有部门审批人员或领导可以回访".into(),
@@ -253,11 +266,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
-        self.followups(by, false)
-            .await?
-            .into_iter()
-            .find(|f| f.id == id)
-            .ok_or_else(|| StoreError::not_found(format!("follow-up {id}")))
+        self.followup(by, id).await
     }
 
     /// Ratings by department for a county (departments without ratings are left out).

@@ -151,35 +151,6 @@ impl Vault {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn seal_open_rotate() {
-        let mut ring = KeyRing::generate();
-        let v = Vault::new(&ring).unwrap();
-        let a = v.seal("13800138000");
-        let b = v.seal("13800138000");
-        assert_ne!(a, b, "a random nonce per value");
-        assert!(!a.contains("13800138000"));
-        assert_eq!(v.open(&a).unwrap(), "13800138000");
-        assert_eq!(v.lookup_hash("phone", "13800138000"), v.lookup_hash("phone", " 13800138000 "));
-        assert_ne!(v.lookup_hash("phone", "1"), v.lookup_hash("id", "1"));
-        ring.rotate();
-        let v2 = Vault::new(&ring).unwrap();
-        assert_eq!(v2.open(&a).unwrap(), "13800138000", "old keys still open");
-        assert_eq!(Vault::key_of(&v2.seal("x")), Some(2));
-        // Change the last character (to one it is not), so the tag no longer matches.
-        let mut tampered = a.clone();
-        let last = tampered.pop();
-        tampered.push(if last == Some('A') { 'B' } else { 'A' });
-        assert!(v.open(&tampered).is_err());
-        let other = Vault::new(&KeyRing::generate()).unwrap();
-        assert!(other.open(&a).is_err());
-    }
-}
-
 /// Every column that holds sealed personal data, as (table, column).
 pub(crate) const SEALED_COLUMNS: [(&str, &str); 17] = [
     ("tickets", "phone"),
@@ -231,16 +202,51 @@ impl crate::db::Store {
                 let plain = vault
                     .open(&sealed)
                     .map_err(|e| crate::StoreError::Corrupt(format!("{table}.{column} {id}: {e}")))?;
-                sqlx::query(&format!("UPDATE {table} SET {column} = $1 WHERE CAST({key} AS TEXT) = $2"))
-                    .bind(vault.seal(&plain))
-                    .bind(id)
-                    .execute(tx.conn())
-                    .await?;
+                // Compare the key in its own type, so each update finds its row by the primary key's
+                // index (a cast of the column would scan the table once per row).
+                let sql = format!("UPDATE {table} SET {column} = $1 WHERE {key} = $2");
+                let update = sqlx::query(&sql).bind(vault.seal(&plain));
+                let update = match key {
+                    "id" => update.bind(
+                        id.parse::<i64>().map_err(|e| crate::StoreError::Corrupt(format!("{table}.id {id}: {e}")))?,
+                    ),
+                    _ => update.bind(id),
+                };
+                update.execute(tx.conn()).await?;
                 n += 1;
             }
         }
         tx.record("keys.rotated", "", "keys", serde_json::json!({"key": vault.current_key(), "resealed": n})).await?;
         tx.commit().await?;
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seal_open_rotate() {
+        let mut ring = KeyRing::generate();
+        let v = Vault::new(&ring).unwrap();
+        let a = v.seal("13800138000");
+        let b = v.seal("13800138000");
+        assert_ne!(a, b, "a random nonce per value");
+        assert!(!a.contains("13800138000"));
+        assert_eq!(v.open(&a).unwrap(), "13800138000");
+        assert_eq!(v.lookup_hash("phone", "13800138000"), v.lookup_hash("phone", " 13800138000 "));
+        assert_ne!(v.lookup_hash("phone", "1"), v.lookup_hash("id", "1"));
+        ring.rotate();
+        let v2 = Vault::new(&ring).unwrap();
+        assert_eq!(v2.open(&a).unwrap(), "13800138000", "old keys still open");
+        assert_eq!(Vault::key_of(&v2.seal("x")), Some(2));
+        // Change the last character (to one it is not), so the tag no longer matches.
+        let mut tampered = a.clone();
+        let last = tampered.pop();
+        tampered.push(if last == Some('A') { 'B' } else { 'A' });
+        assert!(v.open(&tampered).is_err());
+        let other = Vault::new(&KeyRing::generate()).unwrap();
+        assert!(other.open(&a).is_err());
     }
 }
