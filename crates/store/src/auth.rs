@@ -73,6 +73,8 @@ pub struct Staff {
     pub department_id: Option<i64>,
     pub place: String,
     pub active: bool,
+    /// The department's code, when the member belongs to one.
+    pub department_code: Option<String>,
 }
 
 impl Staff {
@@ -134,8 +136,10 @@ async fn verify_password(password: String, hash: String) -> bool {
     .unwrap_or(false)
 }
 
-type StaffRow = (i64, String, String, String, Option<i64>, String, i64);
-const STAFF_COLUMNS: &str = "id, username, display_name, role, department_id, place_code, active";
+type StaffRow = (i64, String, String, String, Option<i64>, String, i64, Option<String>);
+/// A staff member with their department's code (what case rules compare), in one read.
+const STAFF_SELECT: &str = "SELECT t.id, t.username, t.display_name, t.role, t.department_id, t.place_code, t.active, d.code \
+    FROM staff t LEFT JOIN departments d ON d.id = t.department_id";
 
 fn staff_from(r: StaffRow) -> Result<Staff, StoreError> {
     Ok(Staff {
@@ -146,6 +150,7 @@ fn staff_from(r: StaffRow) -> Result<Staff, StoreError> {
         department_id: r.4,
         place: r.5,
         active: r.6 != 0,
+        department_code: r.7,
     })
 }
 
@@ -278,7 +283,7 @@ impl Store {
     pub async fn staff_list(&self, within: Option<&PlaceCode>) -> Result<Vec<Staff>, StoreError> {
         let prefix = within.map(|p| p.jurisdiction_prefix().to_string()).unwrap_or_default();
         let rows: Vec<StaffRow> =
-            sqlx::query_as(&format!("SELECT {STAFF_COLUMNS} FROM staff WHERE place_code LIKE $1 ORDER BY username"))
+            sqlx::query_as(&format!("{STAFF_SELECT} WHERE t.place_code LIKE $1 ORDER BY t.username"))
                 .bind(format!("{prefix}%"))
                 .fetch_all(self.pool())
                 .await?;
@@ -286,7 +291,7 @@ impl Store {
     }
 
     pub async fn staff(&self, id: i64) -> Result<Staff, StoreError> {
-        let row: Option<StaffRow> = sqlx::query_as(&format!("SELECT {STAFF_COLUMNS} FROM staff WHERE id = $1"))
+        let row: Option<StaffRow> = sqlx::query_as(&format!("{STAFF_SELECT} WHERE t.id = $1"))
             .bind(id)
             .fetch_optional(self.pool())
             .await?;
@@ -332,18 +337,22 @@ impl Store {
 
     /// The live session for a token, if any (not revoked, not expired, staff still active).
     pub async fn session(&self, token: &str) -> Result<Option<SessionInfo>, StoreError> {
-        let row: Option<(i64, String, i64)> = sqlx::query_as(
-            "SELECT s.staff_id, s.csrf, s.expires_at FROM sessions s JOIN staff t ON t.id = s.staff_id \
-             WHERE s.token_hash = $1 AND s.revoked = 0 AND s.expires_at > $2 AND t.active = 1",
-        )
-        .bind(token_hash(token))
-        .bind(now_ms())
-        .fetch_optional(self.pool())
-        .await?;
+        // One read per request: the session, its member and their department together.
+        let row: Option<(i64, String, String, String, Option<i64>, String, i64, Option<String>, String, i64)> =
+            sqlx::query_as(
+                "SELECT t.id, t.username, t.display_name, t.role, t.department_id, t.place_code, t.active, d.code, \
+                 s.csrf, s.expires_at FROM sessions s JOIN staff t ON t.id = s.staff_id \
+                 LEFT JOIN departments d ON d.id = t.department_id \
+                 WHERE s.token_hash = $1 AND s.revoked = 0 AND s.expires_at > $2 AND t.active = 1",
+            )
+            .bind(token_hash(token))
+            .bind(now_ms())
+            .fetch_optional(self.pool())
+            .await?;
         match row {
             None => Ok(None),
-            Some((staff_id, csrf, expires_at)) => {
-                Ok(Some(SessionInfo { staff: self.staff(staff_id).await?, csrf, expires_at }))
+            Some((a, b, c, d, e, f, g, h, csrf, expires_at)) => {
+                Ok(Some(SessionInfo { staff: staff_from((a, b, c, d, e, f, g, h))?, csrf, expires_at }))
             }
         }
     }

@@ -197,28 +197,16 @@ impl Store {
         by: &CaseActor,
         today: NaiveDate,
     ) -> Result<(), StoreError> {
-        let as_parent: Option<(i64, String, String)> = sqlx::query_as(
-            "SELECT id, bundle_code, facts FROM bundle_cases WHERE parent_case_id = $1 AND status = 'open'",
+        // One read for both roles a case can play in an open bundle: its parent, or one of its children.
+        let found: Option<(i64, String, String, String)> = sqlx::query_as(
+            "SELECT id, bundle_code, facts, 'parent' FROM bundle_cases WHERE parent_case_id = $1 AND status = 'open' \
+             UNION ALL SELECT b.id, b.bundle_code, b.facts, c.child_key FROM bundle_children c \
+             JOIN bundle_cases b ON b.id = c.bundle_case_id WHERE c.case_id = $1 AND b.status = 'open'",
         )
         .bind(case.id)
         .fetch_optional(tx.conn())
         .await?;
-        let (bundle_id, code, facts, key) = match as_parent {
-            Some((id, code, facts)) => (id, code, facts, "parent".to_string()),
-            None => {
-                let as_child: Option<(i64, String, String, String)> = sqlx::query_as(
-                    "SELECT b.id, b.bundle_code, b.facts, c.child_key FROM bundle_children c JOIN bundle_cases b ON b.id = c.bundle_case_id \
-                     WHERE c.case_id = $1 AND b.status = 'open'",
-                )
-                .bind(case.id)
-                .fetch_optional(tx.conn())
-                .await?;
-                match as_child {
-                    Some((id, code, facts, key)) => (id, code, facts, key),
-                    None => return Ok(()),
-                }
-            }
-        };
+        let Some((bundle_id, code, facts, key)) = found else { return Ok(()) };
         let def = bundle_def(&code)?;
         let vault = self.vault().clone();
         let facts: Map<String, Value> =

@@ -151,6 +151,7 @@ pub(crate) struct CaseRow {
     pub department_code: String,
     pub department_name: String,
     pub assignee: Option<String>,
+    pub assignee_id: Option<i64>,
     pub channel: String,
     pub applicant_name: String,
     pub applicant_id_number: Option<String>,
@@ -176,7 +177,7 @@ pub(crate) struct CaseRow {
 
 pub(crate) const CASE_SELECT: &str = "SELECT c.id, c.number, c.track_token, c.item_code, c.item_version, c.item_name, c.flow_code, \
     c.flow_version, c.state, c.place_code, c.county_code, c.department_id, d.code AS department_code, d.name AS department_name, \
-    s.username AS assignee, c.channel, c.applicant_name, c.applicant_id_number, c.applicant_phone, c.accepted_by, c.accepted_at, \
+    s.username AS assignee, c.assignee_id, c.channel, c.applicant_name, c.applicant_id_number, c.applicant_phone, c.accepted_by, c.accepted_at, \
     c.accepted_on, c.promised_days, c.statutory_days, c.due_on, c.statutory_due_on, c.paused_since, c.paused_days, c.step_due_on, \
     c.materials, c.tolerant, c.supplement_due_on, c.pickup_code, c.delivery, c.trips, c.closed_at \
     FROM cases c JOIN departments d ON d.id = c.department_id LEFT JOIN staff s ON s.id = c.assignee_id";
@@ -742,6 +743,7 @@ impl Store {
         }
         let mut materials: Vec<MaterialCheck> = serde_json::from_str(&row.materials)?;
         let mut set_department: Option<i64> = None;
+        let mut set_department_code: Option<String> = None;
         let mut assignee: Option<Option<i64>> = None;
         let mut delivery: Option<Value> = None;
         match action.code.as_str() {
@@ -763,6 +765,7 @@ impl Store {
                         .bind(code)
                         .fetch_optional(tx.conn())
                         .await?;
+                set_department_code = Some(code.to_string());
                 let d = d.ok_or_else(|| {
                     invalid(
                         "data.department",
@@ -881,17 +884,8 @@ impl Store {
         // The assignee stays with the department's work; it clears when the case leaves the department.
         let assignee = match assignee {
             Some(a) => a,
-            None => {
-                let current: Option<i64> = sqlx::query_scalar("SELECT assignee_id FROM cases WHERE id = $1")
-                    .bind(id)
-                    .fetch_one(tx.conn())
-                    .await?;
-                if moved && to_state.is_some_and(|s| s.holder != Holder::Department) {
-                    None
-                } else {
-                    current
-                }
-            }
+            None if moved && to_state.is_some_and(|s| s.holder != Holder::Department) => None,
+            None => row.assignee_id,
         };
         sqlx::query(
             "UPDATE cases SET state = $1, department_id = $2, assignee_id = $3, paused_since = $4, paused_days = $5, due_on = $6, statutory_due_on = $7, \
@@ -935,6 +929,7 @@ impl Store {
             .execute(tx.conn())
             .await?;
         // A visit at collection counts unless the citizen was already here today for this case.
+        let mut trips = row.trips;
         if action.visit {
             let today_trips: i64 =
                 sqlx::query_scalar("SELECT COUNT(*) FROM case_trips WHERE case_id = $1 AND day = $2")
@@ -944,20 +939,15 @@ impl Store {
                     .await?;
             if today_trips == 0 {
                 let reason = input.data["trip_reason"].as_str().unwrap_or("领取结果");
-                tx.add_trip(id, now, today, "collect", None, reason, &by.actor.name).await?;
+                trips = tx.add_trip(id, now, today, "collect", None, reason, &by.actor.name).await?;
             }
         }
         if moved {
             self.bundle_progress(tx, &row, &to, closed_at.is_some(), by, today).await?;
         }
-        let trips: i64 =
-            sqlx::query_scalar("SELECT trips FROM cases WHERE id = $1").bind(id).fetch_one(tx.conn()).await?;
-        let department: String = sqlx::query_scalar(
-            "SELECT d.code FROM cases c JOIN departments d ON d.id = c.department_id WHERE c.id = $1",
-        )
-        .bind(id)
-        .fetch_one(tx.conn())
-        .await?;
+        // The row was read in this transaction, which is the only writer: its trips and department
+        // stand unless this action changed them above.
+        let department = set_department_code.unwrap_or_else(|| row.department_code.clone());
         tx.record(
             &format!("case.{}", action.code),
             &row.place_code,

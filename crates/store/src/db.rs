@@ -48,10 +48,12 @@ pub(crate) struct Inner {
     pub(crate) backend: Backend,
     /// Reads.
     pub(crate) pool: AnyPool,
-    /// Writes. On PostgreSQL a few connections (writers serialise on an advisory lock anyway). On
-    /// SQLite one connection: a single writer never meets SQLITE_BUSY from
-    /// another writer of this process, and it is where group commit will batch.
+    /// Writes. On SQLite one connection: a single writer never meets SQLITE_BUSY from another writer
+    /// of this process. On PostgreSQL a few (writers serialise on an advisory lock anyway); tools such
+    /// as `generate` use them directly.
     pub(crate) writer: AnyPool,
+    /// The writers' turns and the open batch of group commit (group_commit.rs).
+    pub(crate) writers: crate::group_commit::Writers,
     pub(crate) events: broadcast::Sender<Event>,
     pub(crate) vault: crate::vault::Vault,
     /// Working days for time limits: the built-in years plus any the operator loads.
@@ -141,6 +143,7 @@ impl Store {
                 backend,
                 pool,
                 writer,
+                writers: Default::default(),
                 events,
                 vault,
                 calendar: std::sync::RwLock::new(calendar),

@@ -18,6 +18,7 @@ mod error;
 mod exchange;
 mod flows;
 mod generate;
+mod group_commit;
 mod hotline;
 mod lobby;
 mod lobby_report;
@@ -44,6 +45,7 @@ pub use db::{Backend, Store, StoreOptions};
 pub use error::StoreError;
 pub use exchange::{DataUse, ExchangeField, ExchangeRight, ExchangeService, LookupView, ServiceView};
 pub use generate::{GenerateOptions, GenerateReport};
+pub use group_commit::GroupStats;
 pub use hotline::{
     HotlineEntry, HotlineFilter, HotlineInput, HotlineReport, HotlineStatRow, HotlineView, NewHotlineOrder,
     HOTLINE_CATEGORIES, HOTLINE_DEFAULT_DAYS, HOTLINE_SATISFACTION,

@@ -4,6 +4,7 @@
 
 use crate::db::Store;
 use crate::error::StoreError;
+use crate::group_commit::CounterKey;
 use crate::lobby::Queue;
 use crate::lobby_report::{LoadBalance, LobbyRow};
 use crate::write::WriteTx;
@@ -70,28 +71,38 @@ pub(crate) fn counters_for(kind: &str, place: &str, data: &Value) -> Vec<(&'stat
 
 impl WriteTx {
     /// Adds an event's counters (called by `record`).
-    pub(crate) async fn tally(&mut self, kind: &str, place: &str, data: &Value, at: i64) -> Result<(), StoreError> {
+    pub(crate) fn tally(&mut self, kind: &str, place: &str, data: &Value, at: i64) {
         let counters = counters_for(kind, place, data);
         if counters.is_empty() || place.len() < 6 {
-            return Ok(());
+            return;
         }
         let county = &place[..6];
         let day = local_day(at).to_string();
         for (metric, dim, by) in counters {
-            sqlx::query(
-                "INSERT INTO stat_counters (county, day, metric, dim, value) VALUES ($1, $2, $3, $4, $5) \
-                 ON CONFLICT (county, day, metric, dim) DO UPDATE SET value = stat_counters.value + excluded.value",
-            )
-            .bind(county)
-            .bind(&day)
-            .bind(metric)
-            .bind(&dim)
-            .bind(by)
-            .execute(self.conn())
-            .await?;
+            self.counters.push(((county.to_string(), day.clone(), metric, dim), by));
         }
-        Ok(())
     }
+}
+
+/// Adds a batch's summed counters (group_commit.rs), inside its transaction.
+pub(crate) async fn write_counters(
+    conn: &mut sqlx::AnyConnection,
+    counters: &BTreeMap<CounterKey, i64>,
+) -> Result<(), StoreError> {
+    for ((county, day, metric, dim), by) in counters {
+        sqlx::query(
+            "INSERT INTO stat_counters (county, day, metric, dim, value) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (county, day, metric, dim) DO UPDATE SET value = stat_counters.value + excluded.value",
+        )
+        .bind(county)
+        .bind(day)
+        .bind(*metric)
+        .bind(dim)
+        .bind(*by)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone, Serialize, Default)]

@@ -3,12 +3,13 @@
 //! messages with [`WriteTx::outbox`], and commits. Events are broadcast only after the commit, so
 //! nothing is announced that might still roll back.
 
-use crate::db::{Backend, Store};
+use crate::db::Store;
 use crate::error::StoreError;
+use crate::group_commit::{CounterKey, Turn};
 use crate::now_ms;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use sqlx::{Any, AnyConnection, Transaction};
+use sqlx::AnyConnection;
 
 /// Who makes a change: a staff member, a citizen, or the system itself.
 #[derive(Debug, Clone, Serialize)]
@@ -56,30 +57,36 @@ pub(crate) fn audit_hash(
 
 pub(crate) const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// An open write transaction; dropped without [`WriteTx::commit`] it rolls back.
+/// An open write transaction; dropped without [`WriteTx::commit`] it rolls back. It shares its
+/// database commit with the writers queued beside it (group_commit.rs).
 pub struct WriteTx {
-    tx: Transaction<'static, Any>,
+    turn: Turn,
     actor: Actor,
     last_hash: Option<String>,
     pending: Vec<Event>,
+    /// Dashboard counters this change adds (stats.rs), written with the batch's commit.
+    pub(crate) counters: Vec<(CounterKey, i64)>,
     store: Store,
 }
 
 impl Store {
     pub async fn begin(&self, actor: &Actor) -> Result<WriteTx, StoreError> {
-        let mut tx = self.inner.writer.begin().await?;
-        if self.backend() == Backend::Postgres {
-            // One writer at a time across every instance keeps the audit chain linear and event
-            // sequence numbers in commit order (readers resume by sequence). Released at commit.
-            sqlx::query("SELECT pg_advisory_xact_lock(330822)").execute(&mut *tx).await?;
-        }
-        Ok(WriteTx { tx, actor: actor.clone(), last_hash: None, pending: Vec::new(), store: self.clone() })
+        let mut turn = Turn::take(self).await?;
+        let last_hash = turn.batch().last_hash.clone();
+        Ok(WriteTx {
+            turn,
+            actor: actor.clone(),
+            last_hash,
+            pending: Vec::new(),
+            counters: Vec::new(),
+            store: self.clone(),
+        })
     }
 }
 
 impl WriteTx {
     pub fn conn(&mut self) -> &mut AnyConnection {
-        &mut self.tx
+        self.turn.conn()
     }
 
     pub fn actor(&self) -> &Actor {
@@ -108,31 +115,32 @@ impl WriteTx {
         .bind(place)
         .bind(subject)
         .bind(&detail)
-        .fetch_one(&mut *self.tx)
+        .fetch_one(self.conn())
         .await?;
         let prev = match self.last_hash.take() {
             Some(h) => h,
             None => sqlx::query_scalar::<_, String>("SELECT hash FROM audit ORDER BY seq DESC LIMIT 1")
-                .fetch_optional(&mut *self.tx)
+                .fetch_optional(self.conn())
                 .await?
                 .unwrap_or_else(|| GENESIS.to_string()),
         };
-        let hash = audit_hash(&prev, at, &self.actor.name, kind, place, subject, &detail);
+        let actor = self.actor.name.clone();
+        let hash = audit_hash(&prev, at, &actor, kind, place, subject, &detail);
         sqlx::query(
             "INSERT INTO audit (at, actor, action, place_code, subject, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(at)
-        .bind(&self.actor.name)
+        .bind(&actor)
         .bind(kind)
         .bind(place)
         .bind(subject)
         .bind(&detail)
         .bind(&prev)
         .bind(&hash)
-        .execute(&mut *self.tx)
+        .execute(self.conn())
         .await?;
         self.last_hash = Some(hash);
-        self.tally(kind, place, &data, at).await?;
+        self.tally(kind, place, &data, at);
         self.pending.push(Event { seq, at, kind: kind.into(), place: place.into(), subject: subject.into(), data });
         Ok(seq)
     }
@@ -159,19 +167,19 @@ impl WriteTx {
         .bind(payload.to_string())
         .bind(idempotency_key)
         .bind(now)
-        .execute(&mut *self.tx)
+        .execute(self.conn())
         .await?;
         Ok(())
     }
 
-    /// Commits, then announces the recorded events. A change that recorded nothing is refused: every
+    /// Commits (with whatever else is queued: group commit), then the recorded events are announced.
+    /// Returns only once the change is durable. A change that recorded nothing is refused: every
     /// state change must leave an event and an audit row.
     pub async fn commit(self) -> Result<Vec<Event>, StoreError> {
         if self.pending.is_empty() {
             return Err(StoreError::Corrupt("a write transaction must record at least one event".into()));
         }
-        self.tx.commit().await?;
-        self.store.publish(&self.pending, true);
+        self.turn.commit(&self.pending, self.counters, self.last_hash).await?;
         Ok(self.pending)
     }
 }

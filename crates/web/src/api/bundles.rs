@@ -49,7 +49,7 @@ pub async fn apply(
     Json(r): Json<BundleRequest>,
 ) -> ApiResult<(StatusCode, Json<BundleView>)> {
     me.require(&[Role::Acceptor, Role::VillageClerk])?;
-    let by = case_actor(&s, &me).await?;
+    let by = case_actor(&me)?;
     let def = s
         .store
         .bundles()?
@@ -101,7 +101,7 @@ pub async fn apply(
 pub async fn get(State(s): State<AppState>, me: CurrentStaff, Path(id): Path<i64>) -> ApiResult<Json<BundleView>> {
     let b = s.store.bundle(id).await?;
     // Visible to whoever may see the parent case.
-    let by = case_actor(&s, &me).await?;
+    let by = case_actor(&me)?;
     s.store.case_for(b.parent_case_id, Some(&by)).await?;
     Ok(Json(b))
 }
@@ -109,7 +109,7 @@ pub async fn get(State(s): State<AppState>, me: CurrentStaff, Path(id): Path<i64
 /// The bundle a case belongs to, and what its department receives from the application.
 #[utoipa::path(get, path = "/api/v1/cases/{id}/bundle", tag = "bundles", params(("id" = i64, Path)), responses((status = 200), (status = 404)))]
 pub async fn of_case(State(s): State<AppState>, me: CurrentStaff, Path(id): Path<i64>) -> ApiResult<Json<Value>> {
-    let by = case_actor(&s, &me).await?;
+    let by = case_actor(&me)?;
     s.store.case_for(id, Some(&by)).await?;
     let bundle =
         s.store.bundle_of_case(id).await?.ok_or_else(|| ApiError::not_found(format!("bundle of case {id}")))?;

@@ -14,13 +14,14 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 /// The member as a case actor: role, place and department code.
-pub async fn case_actor(s: &AppState, me: &CurrentStaff) -> ApiResult<CaseActor> {
+pub fn case_actor(me: &CurrentStaff) -> ApiResult<CaseActor> {
     let staff = me.staff();
-    let department = match staff.department_id {
-        Some(id) => s.store.departments(None).await?.into_iter().find(|d| d.id == id).map(|d| d.code),
-        None => None,
-    };
-    Ok(CaseActor { actor: staff.actor(), role: staff.role.code().to_string(), place: me.place()?, department })
+    Ok(CaseActor {
+        actor: staff.actor(),
+        role: staff.role.code().to_string(),
+        place: me.place()?,
+        department: staff.department_code.clone(),
+    })
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -69,7 +70,7 @@ pub async fn accept(
     Json(r): Json<CaseRequest>,
 ) -> ApiResult<(StatusCode, Json<CaseView>)> {
     me.require(&[Role::Acceptor, Role::VillageClerk])?;
-    let by = case_actor(&s, &me).await?;
+    let by = case_actor(&me)?;
     let mut errs = Invalid::default();
     let id_number = r
         .applicant
@@ -131,7 +132,7 @@ pub async fn accept(
 /// A case with its timeline and the actions the caller may take now.
 #[utoipa::path(get, path = "/api/v1/cases/{id}", tag = "cases", params(("id" = i64, Path)), responses((status = 200), (status = 404)))]
 pub async fn get(State(s): State<AppState>, me: CurrentStaff, Path(id): Path<i64>) -> ApiResult<Json<CaseView>> {
-    let by = case_actor(&s, &me).await?;
+    let by = case_actor(&me)?;
     Ok(Json(s.store.case_for(id, Some(&by)).await?))
 }
 
@@ -142,7 +143,7 @@ pub async fn by_number(
     me: CurrentStaff,
     Path(number): Path<String>,
 ) -> ApiResult<Json<CaseView>> {
-    let by = case_actor(&s, &me).await?;
+    let by = case_actor(&me)?;
     Ok(Json(s.store.case_by_number(&number, Some(&by)).await?))
 }
 
@@ -165,7 +166,7 @@ pub async fn act(
     Path(id): Path<i64>,
     Json(r): Json<ActionRequest>,
 ) -> ApiResult<Json<CaseView>> {
-    let by = case_actor(&s, &me).await?;
+    let by = case_actor(&me)?;
     let data = r.data.unwrap_or(json!({}));
     if !data.is_object() {
         return Err(FieldError::new("data", "data 应为对象", "data must be an object").into());
@@ -191,7 +192,7 @@ pub async fn trip(
     Json(r): Json<TripRequest>,
 ) -> ApiResult<Json<CaseView>> {
     me.require(&[Role::Acceptor, Role::VillageClerk, Role::Approver, Role::Guide])?;
-    let by = case_actor(&s, &me).await?;
+    let by = case_actor(&me)?;
     Ok(Json(s.store.record_trip(id, &by, &r.reason, None).await?))
 }
 
@@ -215,7 +216,7 @@ pub async fn worklist(
             "view must be all, new, mine, due_soon or overdue",
         )
     })?;
-    let by = case_actor(&s, &me).await?;
+    let by = case_actor(&me)?;
     Ok(Json(s.store.worklist(&by, view).await?))
 }
 
@@ -261,7 +262,7 @@ pub async fn refuse(
     Json(r): Json<RefusalRequest>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     me.require(&[Role::Acceptor, Role::VillageClerk, Role::Consultant])?;
-    let by = case_actor(&s, &me).await?;
+    let by = case_actor(&me)?;
     let id = s.store.record_refusal(&by, &r.item, &r.applicant_name, &r.reason, &r.missing).await?;
     Ok((StatusCode::CREATED, Json(json!({"id": id, "notice_url": format!("/refusals/{id}")}))))
 }
@@ -356,6 +357,6 @@ pub async fn unmask(
     Json(r): Json<UnmaskRequest>,
 ) -> ApiResult<Json<Value>> {
     me.require(&[Role::Acceptor, Role::Approver, Role::VillageClerk])?;
-    let by = case_actor(&s, &me).await?;
+    let by = case_actor(&me)?;
     Ok(Json(s.store.unmask_applicant(id, &by, &r.purpose).await?))
 }

@@ -18,7 +18,7 @@ use serde_json::{json, Map, Value};
 /// The services, each with the right the caller's department holds on it (`my_mode`, `my_fields`).
 #[utoipa::path(get, path = "/api/v1/exchange/services", tag = "exchange", responses((status = 200), (status = 401)))]
 pub async fn services(State(s): State<AppState>, me: CurrentStaff) -> ApiResult<Json<Vec<ServiceView>>> {
-    let by = case_actor(&s, &me).await?;
+    let by = case_actor(&me)?;
     Ok(Json(s.store.exchange_services(by.department.as_deref()).await?))
 }
 
@@ -52,7 +52,7 @@ pub async fn save_service(
     Path(code): Path<String>,
     Json(r): Json<ServiceRequest>,
 ) -> ApiResult<StatusCode> {
-    let by = case_actor(&s, &me).await?;
+    let by = case_actor(&me)?;
     let service = ExchangeService {
         code: code.trim().to_string(),
         name: r.name,
@@ -92,7 +92,7 @@ pub async fn set_right(
     Admin(me): Admin,
     Json(r): Json<RightRequest>,
 ) -> ApiResult<StatusCode> {
-    let by = case_actor(&s, &me).await?;
+    let by = case_actor(&me)?;
     let right = ExchangeRight {
         consumer_department: r.consumer_department.trim().into(),
         service: r.service.trim().into(),
@@ -136,7 +136,7 @@ pub async fn put_records(
     Query(p): Query<RecordParams>,
     body: Bytes,
 ) -> ApiResult<Json<RecordsOutcome>> {
-    let by = case_actor(&s, &me).await?;
+    let by = case_actor(&me)?;
     match p.format.as_deref() {
         Some("csv") => {
             let text = std::str::from_utf8(&body)
@@ -193,7 +193,7 @@ pub async fn lookup(
     Json(r): Json<LookupRequest>,
 ) -> ApiResult<(StatusCode, Json<LookupView>)> {
     me.require(&[Role::Acceptor, Role::Approver, Role::VillageClerk])?;
-    let by = case_actor(&s, &me).await?;
+    let by = case_actor(&me)?;
     let v = s.store.exchange_lookup(id, &by, r.service.trim(), &r.purpose, r.material).await?;
     let status = if v.outcome == "pending" { StatusCode::ACCEPTED } else { StatusCode::OK };
     Ok((status, Json(v)))
@@ -206,14 +206,14 @@ pub async fn case_lookups(
     me: CurrentStaff,
     Path(id): Path<i64>,
 ) -> ApiResult<Json<Vec<LookupView>>> {
-    let by = case_actor(&s, &me).await?;
+    let by = case_actor(&me)?;
     Ok(Json(s.store.case_lookups(id, &by).await?))
 }
 
 /// Lookups waiting for the caller's department (a provider) to approve.
 #[utoipa::path(get, path = "/api/v1/exchange/lookups", tag = "exchange", responses((status = 200)))]
 pub async fn pending(State(s): State<AppState>, me: CurrentStaff) -> ApiResult<Json<Vec<LookupView>>> {
-    let by = case_actor(&s, &me).await?;
+    let by = case_actor(&me)?;
     Ok(Json(s.store.pending_exchange_lookups(&by).await?))
 }
 
@@ -236,7 +236,7 @@ pub async fn decide(
     Path(id): Path<i64>,
     Json(r): Json<DecisionRequest>,
 ) -> ApiResult<Json<LookupView>> {
-    let by = case_actor(&s, &me).await?;
+    let by = case_actor(&me)?;
     Ok(Json(s.store.decide_exchange_lookup(id, &by, r.approve, &r.comment).await?))
 }
 

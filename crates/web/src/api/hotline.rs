@@ -41,7 +41,7 @@ pub async fn create(
     Json(r): Json<OrderRequest>,
 ) -> ApiResult<(StatusCode, Json<HotlineView>)> {
     me.require(&[Role::Consultant, Role::Admin])?;
-    let by = case_actor(&s, &me).await?;
+    let by = case_actor(&me)?;
     let mut errs = Invalid::default();
     let phone = PhoneNumber::parse(r.caller.phone.trim()).map_err(|e| errs.push(e.at("caller.phone"))).ok();
     let place = match r.place.as_deref().filter(|p| !p.trim().is_empty()) {
@@ -79,7 +79,7 @@ pub async fn list(
     me: CurrentStaff,
     Query(p): Query<ListParams>,
 ) -> ApiResult<Json<Vec<HotlineView>>> {
-    let by = case_actor(&s, &me).await?;
+    let by = case_actor(&me)?;
     let f = HotlineFilter { state: p.state, department: p.department, overdue: p.overdue };
     Ok(Json(s.store.hotline_orders(&by, &f, None).await?))
 }
@@ -87,7 +87,7 @@ pub async fn list(
 /// One order with its timeline and the actions the caller may take now.
 #[utoipa::path(get, path = "/api/v1/hotline/orders/{id}", tag = "hotline", params(("id" = i64, Path)), responses((status = 200), (status = 404)))]
 pub async fn get(State(s): State<AppState>, me: CurrentStaff, Path(id): Path<i64>) -> ApiResult<Json<HotlineView>> {
-    let by = case_actor(&s, &me).await?;
+    let by = case_actor(&me)?;
     Ok(Json(s.store.hotline_order(id, &by, None).await?))
 }
 
@@ -98,7 +98,7 @@ async fn act(
     action: &str,
     input: HotlineInput,
 ) -> ApiResult<Json<HotlineView>> {
-    let by = case_actor(s, me).await?;
+    let by = case_actor(me)?;
     Ok(Json(s.store.act_on_hotline(id, &by, action, &input, None).await?))
 }
 
@@ -205,6 +205,6 @@ pub async fn escalate(State(s): State<AppState>, me: CurrentStaff) -> ApiResult<
 #[utoipa::path(get, path = "/api/v1/stats/hotline", tag = "stats", responses((status = 200), (status = 403)))]
 pub async fn report(State(s): State<AppState>, me: CurrentStaff) -> ApiResult<Json<HotlineReport>> {
     me.require(&[Role::Leader, Role::Admin, Role::Consultant])?;
-    let by = case_actor(&s, &me).await?;
+    let by = case_actor(&me)?;
     Ok(Json(s.store.hotline_report(&by, None).await?))
 }

@@ -27,7 +27,7 @@ pub async fn followups(
     Query(q): Query<FollowupQuery>,
 ) -> ApiResult<Json<Vec<FollowupView>>> {
     me.require(&[Role::Approver, Role::Leader, Role::Admin])?;
-    let by = case_actor(&s, &me).await?;
+    let by = case_actor(&me)?;
     Ok(Json(s.store.followups(&by, q.open.unwrap_or(true)).await?))
 }
 
@@ -48,7 +48,7 @@ pub async fn close_followup(
     Json(r): Json<CloseFollowup>,
 ) -> ApiResult<Json<FollowupView>> {
     me.require(&[Role::Approver, Role::Leader, Role::Admin])?;
-    let by = case_actor(&s, &me).await?;
+    let by = case_actor(&me)?;
     Ok(Json(s.store.close_followup(&by, id, &r.note).await?))
 }
 
@@ -67,7 +67,7 @@ pub async fn case_file(
     me: CurrentStaff,
     Path((id, file)): Path<(i64, i64)>,
 ) -> ApiResult<Response> {
-    let by = case_actor(&s, &me).await?;
+    let by = case_actor(&me)?;
     s.store.case_for(id, Some(&by)).await?;
     let (f, bytes) = s.store.case_file(id, file).await?;
     Ok(file_response(&f, bytes))

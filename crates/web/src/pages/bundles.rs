@@ -141,7 +141,7 @@ async fn submit(
         Ok(i) => i.item.materials,
         Err(e) => return error_page(t, e.into()),
     };
-    let by = match crate::api::cases::case_actor(&s, &me).await {
+    let by = match crate::api::cases::case_actor(&me) {
         Ok(b) => b,
         Err(e) => return error_page(t, e),
     };
@@ -209,7 +209,7 @@ async fn view(State(s): State<AppState>, t: Tr, MaybeStaff(me): MaybeStaff, Path
         Ok(b) => b,
         Err(e) => return error_page(t, e.into()),
     };
-    let by = match crate::api::cases::case_actor(&s, &me).await {
+    let by = match crate::api::cases::case_actor(&me) {
         Ok(b) => b,
         Err(e) => return error_page(t, e),
     };

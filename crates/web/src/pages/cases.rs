@@ -474,7 +474,7 @@ pub(crate) async fn case_vm(
 
 /// Loads a case as `me` sees it.
 async fn load_case(s: &AppState, t: &Tr, me: &CurrentStaff, id: i64) -> Result<CaseVm, ApiError> {
-    let by = case_actor(s, me).await?;
+    let by = case_actor(me)?;
     let v = s.store.case_for(id, Some(&by)).await?;
     let names = staff_names(s, &me.county()?).await;
     Ok(not_again(case_vm(s, t, v, Some(&names)).await?, me))
@@ -845,7 +845,7 @@ async fn worklist(
             ),
         );
     };
-    let by = match case_actor(&s, &me).await {
+    let by = match case_actor(&me) {
         Ok(b) => b,
         Err(e) => return error_page(t, e),
     };
@@ -941,7 +941,7 @@ async fn delivery(
         Ok(v) => v,
         Err(r) => return r,
     };
-    let by = match case_actor(&s, &me).await {
+    let by = match case_actor(&me) {
         Ok(b) => b,
         Err(e) => return error_page(t, e),
     };

@@ -52,7 +52,7 @@ const ROLES: [Role; 3] = [Role::Approver, Role::Leader, Role::Admin];
 
 async fn page(s: &AppState, t: Tr, me: &crate::auth::CurrentStaff, error: Option<(i64, String)>) -> Response {
     let load = async {
-        let by = case_actor(s, me).await?;
+        let by = case_actor(me)?;
         let all = s.store.followups(&by, false).await?;
         let mut ratings = s.store.rating_report(&me.county()?).await?;
         if let Some(d) = by.department.as_deref().filter(|_| by.role == "approver") {
@@ -103,7 +103,7 @@ async fn close(
         return error_page(t, e);
     }
     let r = async {
-        let by = case_actor(&s, &me).await?;
+        let by = case_actor(&me)?;
         s.store.close_followup(&by, id, &f.note).await.map_err(crate::error::ApiError::from)
     }
     .await;

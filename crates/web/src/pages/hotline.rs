@@ -71,7 +71,7 @@ async fn list_page(
     q: &HashMap<String, String>,
     error: Option<String>,
 ) -> Response {
-    let by = match case_actor(s, me).await {
+    let by = match case_actor(me) {
         Ok(b) => b,
         Err(e) => return error_page(t, e),
     };
@@ -131,7 +131,7 @@ async fn create(
     }
     let get = |k: &str| f.get(k).map(|v| v.trim().to_string()).unwrap_or_default();
     let result = async {
-        let by = case_actor(&s, &me).await?;
+        let by = case_actor(&me)?;
         let phone = PhoneNumber::parse(&get("phone")).map_err(|e| ApiError::from(e.at("phone")))?;
         let place = match get("place") {
             p if p.is_empty() => by.place.clone(),
@@ -180,7 +180,7 @@ impl ViewPage {
 }
 
 async fn view_page(s: &AppState, t: Tr, me: &CurrentStaff, id: i64, error: Option<String>) -> Response {
-    let by = match case_actor(s, me).await {
+    let by = match case_actor(me) {
         Ok(b) => b,
         Err(e) => return error_page(t, e),
     };
@@ -226,7 +226,7 @@ async fn act(
         text: get("text"),
         satisfaction: Some(get("satisfaction")).filter(|d| !d.is_empty()),
     };
-    let by = match case_actor(&s, &me).await {
+    let by = match case_actor(&me) {
         Ok(b) => b,
         Err(e) => return error_page(t, e),
     };
@@ -266,7 +266,7 @@ async fn report(State(s): State<AppState>, t: Tr, MaybeStaff(me): MaybeStaff) ->
     if !matches!(me.staff().role, Role::Leader | Role::Admin | Role::Consultant) {
         return error_page(t, ApiError::forbidden());
     }
-    let by = match case_actor(&s, &me).await {
+    let by = match case_actor(&me) {
         Ok(b) => b,
         Err(e) => return error_page(t, e),
     };

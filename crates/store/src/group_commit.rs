@@ -1,0 +1,278 @@
+//! Group commit: many write transactions share one database commit, and each is acknowledged only
+//! after that commit.
+//!
+//! Writers take turns on one connection (an async FIFO lock). The first writer of a batch opens a
+//! database transaction; each writer works inside its own savepoint, so a writer that fails or goes
+//! away rolls back only its own changes. A writer that has released its savepoint queues again for
+//! the lock and, if nobody has committed its batch by the time it gets there, commits everything
+//! released so far: whoever waited behind the commit in progress rides on the next one. So under
+//! load one fsync (SQLite) or one commit round trip and one advisory lock (PostgreSQL) serves a
+//! whole queue of writers, and alone a writer pays what it paid before, plus one savepoint.
+//!
+//! The tail of a commit runs as its own task, so a request cancelled while waiting (a client that
+//! hangs up) can never leave a batch of other people's changes open; a writer dropped without
+//! committing does the same to roll back its savepoint and settle the batch.
+
+use crate::db::{Backend, Store};
+use crate::error::StoreError;
+use crate::write::Event;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use sqlx::{Any, Transaction};
+use tokio::sync::{oneshot, Mutex, OwnedMutexGuard};
+
+/// A day's counter key: (county, day, metric, dimension).
+pub(crate) type CounterKey = (String, String, &'static str, String);
+
+/// Why a batch did not commit, as every writer in it hears it.
+type Outcome = Result<(), Arc<str>>;
+
+/// The open batch, behind the writers' lock.
+#[derive(Default)]
+pub(crate) struct Batch {
+    tx: Option<Transaction<'static, Any>>,
+    /// The writer holding the lock last went away inside its savepoint; undo it before anyone writes.
+    abandoned: bool,
+    /// The audit chain's head inside this batch (so each writer need not read it back).
+    pub(crate) last_hash: Option<String>,
+    /// Writers whose changes are in the batch, waiting for its commit.
+    members: Vec<oneshot::Sender<Outcome>>,
+    events: Vec<Event>,
+    /// Dashboard counters of the released writers, summed: written once per batch, just before commit.
+    counters: BTreeMap<CounterKey, i64>,
+    /// Batches committed, and writers in them (for /metrics and the benchmark).
+    pub(crate) stats: GroupStats,
+}
+
+#[derive(Default, Clone, Copy, Debug)]
+pub struct GroupStats {
+    pub commits: u64,
+    pub transactions: u64,
+}
+
+pub(crate) type Writers = Arc<Mutex<Batch>>;
+
+/// One writer's turn: the lock, with a savepoint open in the batch's transaction. Dropped before
+/// [`Turn::commit`] has put it into the batch (an error, or a cancelled request), its savepoint is
+/// rolled back.
+pub(crate) struct Turn {
+    guard: Option<OwnedMutexGuard<Batch>>,
+    store: Store,
+    /// Whether this writer works inside a savepoint. The first writer of a batch needs none: nobody
+    /// else's changes are in the transaction yet, so if it fails the whole transaction rolls back.
+    savepoint: bool,
+}
+
+const SAVEPOINT: &str = "SAVEPOINT writer";
+const RELEASE: &str = "RELEASE SAVEPOINT writer";
+const ROLLBACK: &str = "ROLLBACK TO SAVEPOINT writer";
+
+impl Turn {
+    pub(crate) async fn take(store: &Store) -> Result<Turn, StoreError> {
+        let mut guard = store.inner.writers.clone().lock_owned().await;
+        match open(&mut guard, store).await {
+            Ok(savepoint) => Ok(Turn { guard: Some(guard), store: store.clone(), savepoint }),
+            Err(e) => {
+                fail(&mut guard, &e.to_string());
+                Err(e)
+            }
+        }
+    }
+
+    fn held(&mut self) -> &mut Batch {
+        match self.guard.as_mut() {
+            Some(g) => g,
+            None => unreachable!("a turn holds the lock until it commits or is dropped"),
+        }
+    }
+
+    pub(crate) fn conn(&mut self) -> &mut sqlx::AnyConnection {
+        // `take` leaves a transaction open, and nothing closes it while this turn holds the lock.
+        match self.held().tx.as_mut() {
+            Some(tx) => tx,
+            None => unreachable!("a writer's turn always has the batch's transaction open"),
+        }
+    }
+
+    pub(crate) fn batch(&mut self) -> &mut Batch {
+        self.held()
+    }
+
+    /// Puts this writer's changes into the batch and waits until the batch has committed.
+    pub(crate) async fn commit(
+        mut self,
+        events: &[Event],
+        counters: Vec<(CounterKey, i64)>,
+        last_hash: Option<String>,
+    ) -> Result<(), StoreError> {
+        if self.savepoint {
+            sqlx::query(RELEASE).execute(self.conn()).await?;
+        }
+        let (done, outcome) = oneshot::channel();
+        let Some(mut b) = self.guard.take() else { unreachable!("checked by held()") };
+        b.members.push(done);
+        b.events.extend_from_slice(events);
+        for (k, v) in counters {
+            *b.counters.entry(k).or_default() += v;
+        }
+        if last_hash.is_some() {
+            b.last_hash = last_hash;
+        }
+        drop(b);
+        // Its own task: the batch is settled even if this request is dropped while waiting.
+        let store = self.store.clone();
+        let tail = tokio::spawn(async move { wait_or_commit(&store, outcome).await });
+        match tail.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(why)) => Err(StoreError::Db(sqlx::Error::Protocol(format!("group commit failed: {why}")))),
+            Err(e) => Err(StoreError::Db(sqlx::Error::Protocol(format!("group commit task failed: {e}")))),
+        }
+    }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        if let Some(mut guard) = self.guard.take() {
+            if self.savepoint {
+                guard.abandoned = true;
+                tidy_later(guard);
+            } else {
+                // Alone in the batch: roll the whole transaction back.
+                fail(&mut guard, "abandoned");
+            }
+        }
+    }
+}
+
+/// Opens the batch's transaction if none is open, undoes an abandoned savepoint, and opens this
+/// writer's savepoint if others' changes are in the batch (returns whether it did).
+async fn open(b: &mut Batch, store: &Store) -> Result<bool, StoreError> {
+    undo_abandoned(b).await?;
+    if b.tx.is_none() {
+        let mut tx = store.inner.writer.begin().await?;
+        if store.backend() == Backend::Postgres {
+            // One writer at a time across every instance keeps the audit chain linear and event
+            // sequence numbers in commit order (readers resume by sequence). Released at commit.
+            sqlx::query("SELECT pg_advisory_xact_lock(330822)").execute(&mut *tx).await?;
+        }
+        b.tx = Some(tx);
+        b.last_hash = None;
+    }
+    match b.tx.as_mut() {
+        Some(tx) if !b.members.is_empty() => {
+            sqlx::query(SAVEPOINT).execute(&mut **tx).await?;
+            Ok(true)
+        }
+        _ => Ok(false),
+    }
+}
+
+async fn undo_abandoned(b: &mut Batch) -> Result<(), StoreError> {
+    if !b.abandoned {
+        return Ok(());
+    }
+    b.abandoned = false;
+    if let Some(tx) = b.tx.as_mut() {
+        sqlx::query(ROLLBACK).execute(&mut **tx).await?;
+        sqlx::query(RELEASE).execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// Ends the batch without committing: every writer in it hears why, and the transaction rolls back.
+fn fail(b: &mut Batch, why: &str) {
+    let why: Arc<str> = Arc::from(why);
+    for m in b.members.drain(..) {
+        let _ = m.send(Err(why.clone()));
+    }
+    b.tx = None;
+    b.abandoned = false;
+    b.last_hash = None;
+    b.events.clear();
+    b.counters.clear();
+}
+
+/// Commits the batch: undoes an abandoned savepoint, writes the summed counters, commits, announces
+/// the events in commit order and tells every writer. A batch with no released writer rolls back.
+async fn settle(b: &mut Batch, store: &Store) {
+    if let Err(e) = undo_abandoned(b).await {
+        fail(b, &e.to_string());
+        return;
+    }
+    if b.members.is_empty() {
+        b.tx = None;
+        b.last_hash = None;
+        return;
+    }
+    let Some(mut tx) = b.tx.take() else {
+        fail(b, "the batch's transaction is gone");
+        return;
+    };
+    let counters = std::mem::take(&mut b.counters);
+    let result = async {
+        crate::stats::write_counters(&mut tx, &counters).await?;
+        tx.commit().await?;
+        Ok::<(), StoreError>(())
+    }
+    .await;
+    match result {
+        Ok(()) => {
+            let events = std::mem::take(&mut b.events);
+            store.publish(&events, true);
+            b.stats.commits += 1;
+            b.stats.transactions += b.members.len() as u64;
+            for m in b.members.drain(..) {
+                let _ = m.send(Ok(()));
+            }
+            b.last_hash = None;
+        }
+        Err(e) => fail(b, &e.to_string()),
+    }
+}
+
+/// Waits for this writer's batch to commit, or commits it if nobody has by the time this writer's
+/// turn comes round again.
+async fn wait_or_commit(store: &Store, mut outcome: oneshot::Receiver<Outcome>) -> Outcome {
+    let lock = store.inner.writers.clone().lock_owned();
+    tokio::select! {
+        biased;
+        r = &mut outcome => r.unwrap_or_else(|_| Err(Arc::from("the batch was dropped"))),
+        mut guard = lock => {
+            if let Ok(r) = outcome.try_recv() {
+                return r;
+            }
+            settle(&mut guard, store).await;
+            drop(guard);
+            outcome.await.unwrap_or_else(|_| Err(Arc::from("the batch was dropped")))
+        }
+    }
+}
+
+/// After an abandoned turn, from a task of its own: rolls its savepoint back and, if nobody's changes
+/// are in the batch, ends the transaction (on PostgreSQL that frees the advisory lock for other
+/// instances). Released writers are all waiting for the lock, so they commit what is there.
+fn tidy_later(mut guard: OwnedMutexGuard<Batch>) {
+    match tokio::runtime::Handle::try_current() {
+        Ok(rt) => {
+            rt.spawn(async move {
+                match undo_abandoned(&mut guard).await {
+                    Err(e) => fail(&mut guard, &e.to_string()),
+                    Ok(()) if guard.members.is_empty() => {
+                        guard.tx = None;
+                        guard.last_hash = None;
+                    }
+                    Ok(()) => {}
+                }
+            });
+        }
+        // No runtime left (shutting down): roll the whole batch back rather than leave it open.
+        Err(_) => fail(&mut guard, "shutting down"),
+    }
+}
+
+impl Store {
+    /// How many commits served how many write transactions since start.
+    pub async fn group_commit_stats(&self) -> GroupStats {
+        self.inner.writers.lock().await.stats
+    }
+}
