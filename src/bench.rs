@@ -637,28 +637,54 @@ pub fn mzj_002_materials() -> Vec<Value> {
     .collect()
 }
 
+/// A client's schedule: unpaced, each request is due now; paced, at its slot, one gap after the last.
+struct Pace {
+    next: tokio::time::Instant,
+    gap: Option<Duration>,
+}
+
+impl Pace {
+    async fn due(&mut self) -> Instant {
+        let Some(gap) = self.gap else { return Instant::now() };
+        tokio::time::sleep_until(self.next).await;
+        let slot = self.next.into_std();
+        self.next += gap;
+        slot
+    }
+}
+
 /// Durable case transitions per second through the HTTP API: whole lifecycles of 7 transitions
-/// (accept, claim, return, supplement, approve, ship, deliver) by many concurrent clients.
-pub async fn cases(lifecycles: usize, concurrency: usize, database_url: Option<&str>) -> Result<()> {
+/// (accept, claim, return, supplement, approve, ship, deliver) by many concurrent clients. With `rate`,
+/// the clients send on a schedule (that many transitions a second in all) and each latency runs from the
+/// request's scheduled time, so time spent queued behind a slow request counts too.
+pub async fn cases(lifecycles: usize, concurrency: usize, rate: Option<f64>, database_url: Option<&str>) -> Result<()> {
     let backend = if database_url.is_some() { "PostgreSQL" } else { "SQLite" };
     let raw = raw_commit_rate(database_url, 500).await?;
     println!("raw one-row durable commits on {backend}: {raw:.0}/s");
     let (store, dir) = bench_store(database_url).await?;
     let (addr, server) = serve_in_process(&store).await?;
+    let concurrency = concurrency.max(1);
     let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency.max(8)).build()?;
     let acceptor = token(&client, addr, "acceptor").await?;
     let approver = token(&client, addr, "approver").await?;
     let materials = mzj_002_materials();
-    let per = lifecycles / concurrency.max(1);
+    let per = lifecycles / concurrency;
+    // Each client's gap between requests when paced; clients start spread over one gap.
+    let gap = rate.map(|r| Duration::from_secs_f64(concurrency as f64 / r.max(0.001)));
+    let group_before = store.group_commit_stats().await;
     let wall = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..concurrency.max(1) {
+    for n in 0..concurrency {
         let (client, acceptor, approver, materials) =
             (client.clone(), acceptor.clone(), approver.clone(), materials.clone());
+        let mut pace = Pace {
+            next: tokio::time::Instant::now() + gap.unwrap_or_default().mul_f64(n as f64 / concurrency as f64),
+            gap,
+        };
         tasks.push(tokio::spawn(async move {
             let mut s = Vec::with_capacity(per * 7);
             for _ in 0..per {
-                let t = Instant::now();
+                let t = pace.due().await;
                 let c: Value = client
                     .post(format!("http://{addr}/api/v1/cases"))
                     .bearer_auth(&acceptor)
@@ -681,7 +707,7 @@ pub async fn cases(lifecycles: usize, concurrency: usize, database_url: Option<&
                 for (who, action, extra) in steps {
                     let mut body = extra;
                     body["action"] = json!(action);
-                    let t = Instant::now();
+                    let t = pace.due().await;
                     let r = client.post(format!("http://{addr}/api/v1/cases/{id}/actions")).bearer_auth(who).json(&body).send().await?;
                     anyhow::ensure!(r.status().is_success(), "{action}: {}", r.status());
                     let _ = r.bytes().await?;
@@ -696,14 +722,23 @@ pub async fn cases(lifecycles: usize, concurrency: usize, database_url: Option<&
         samples.extend(t.await??);
     }
     let wall = wall.elapsed();
+    let paced = rate.map(|r| format!(", paced at {r:.0}/s")).unwrap_or_default();
     report(
-        &format!("case transitions over HTTP on {backend} ({concurrency} concurrent clients, {per} lifecycles each)"),
+        &format!("case transitions over HTTP on {backend} ({concurrency} concurrent clients, {per} lifecycles each{paced})"),
         &mut samples,
         wall,
     );
     println!(
         "transitions per second ÷ raw one-row commits per second = {:.2}",
         samples.len() as f64 / wall.as_secs_f64() / raw
+    );
+    let group = store.group_commit_stats().await;
+    let (commits, writes) = (group.commits - group_before.commits, group.transactions - group_before.transactions);
+    println!(
+        "group commit: {writes} write transactions in {commits} commits ({:.1} per commit); the writers' lock held {:.0} µs per transaction writing, {:.0} µs per commit committing",
+        writes as f64 / commits.max(1) as f64,
+        (group.writing - group_before.writing).as_secs_f64() * 1e6 / writes.max(1) as f64,
+        (group.committing - group_before.committing).as_secs_f64() * 1e6 / commits.max(1) as f64,
     );
     server.abort();
     close_bench_store(&store, dir).await;

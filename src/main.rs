@@ -126,6 +126,10 @@ enum BenchCommand {
         lifecycles: usize,
         #[arg(long, default_value_t = 32)]
         concurrency: usize,
+        /// Pace the clients to this many transitions per second in all (latency is then counted from
+        /// each request's scheduled time); unpaced, as fast as they go, if absent.
+        #[arg(long)]
+        rate: Option<f64>,
         /// Run on this PostgreSQL instead of a temporary SQLite file.
         #[arg(long = "on")]
         on: Option<String>,
@@ -437,8 +441,8 @@ async fn main() -> Result<()> {
         Command::Bench(BenchCommand::Lobby { tickets, concurrency, screens, calls }) => {
             bench::lobby(tickets, concurrency, screens, calls).await?;
         }
-        Command::Bench(BenchCommand::Cases { lifecycles, concurrency, on }) => {
-            bench::cases(lifecycles, concurrency, on.as_deref()).await?;
+        Command::Bench(BenchCommand::Cases { lifecycles, concurrency, rate, on }) => {
+            bench::cases(lifecycles, concurrency, rate, on.as_deref()).await?;
         }
         Command::Bench(BenchCommand::SmsOutage { outage, rate, after, on }) => {
             bench::sms_outage(

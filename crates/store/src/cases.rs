@@ -175,6 +175,15 @@ pub(crate) struct CaseRow {
     pub closed_at: Option<i64>,
 }
 
+/// A case as an action reads it: with whether it is part of an open bundle (most are not, and then
+/// the bundle rules need not be read).
+#[derive(sqlx::FromRow)]
+struct ActingRow {
+    #[sqlx(flatten)]
+    case: CaseRow,
+    in_bundle: i64,
+}
+
 pub(crate) const CASE_SELECT: &str = "SELECT c.id, c.number, c.track_token, c.item_code, c.item_version, c.item_name, c.flow_code, \
     c.flow_version, c.state, c.place_code, c.county_code, c.department_id, d.code AS department_code, d.name AS department_name, \
     s.username AS assignee, c.assignee_id, c.channel, c.applicant_name, c.applicant_id_number, c.applicant_phone, c.accepted_by, c.accepted_at, \
@@ -266,9 +275,15 @@ impl Store {
         n: &NewCase,
         today: Option<NaiveDate>,
     ) -> Result<CaseView, StoreError> {
-        let mut tx = self.begin(&by.actor).await?;
-        let id = self.accept_case_in(&mut tx, by, n, today).await?;
-        tx.commit().await?;
+        let (store, who, n2) = (self.clone(), by.clone(), n.clone());
+        let id = self
+            .on_writer_thread(async move {
+                let mut tx = store.begin(&who.actor).await?;
+                let id = store.accept_case_in(&mut tx, &who, &n2, today).await?;
+                tx.commit().await?;
+                Ok(id)
+            })
+            .await?;
         self.case_for(id, Some(by)).await
     }
 
@@ -683,9 +698,14 @@ impl Store {
         input: &ActionInput,
         today: Option<NaiveDate>,
     ) -> Result<CaseView, StoreError> {
-        let mut tx = self.begin(&by.actor).await?;
-        self.act_on_case_in(&mut tx, id, by, input, today).await?;
-        tx.commit().await?;
+        let (store, who, input2) = (self.clone(), by.clone(), input.clone());
+        self.on_writer_thread(async move {
+            let mut tx = store.begin(&who.actor).await?;
+            store.act_on_case_in(&mut tx, id, &who, &input2, today).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+        .await?;
         self.case_for(id, Some(by)).await
     }
 
@@ -701,9 +721,19 @@ impl Store {
     ) -> Result<(), StoreError> {
         let now = now_ms();
         let today = today.unwrap_or_else(|| local_day(now));
-        let row: Option<CaseRow> =
-            sqlx::query_as(&format!("{CASE_SELECT} WHERE c.id = $1")).bind(id).fetch_optional(tx.conn()).await?;
-        let row = row.filter(|r| can_see(by, r)).ok_or_else(|| StoreError::not_found(format!("case {id}")))?;
+        let row: Option<ActingRow> = sqlx::query_as(&format!(
+            "SELECT x.*, CAST(CASE WHEN EXISTS (SELECT 1 FROM bundle_cases b WHERE b.parent_case_id = x.id AND b.status = 'open') \
+             OR EXISTS (SELECT 1 FROM bundle_children k JOIN bundle_cases b ON b.id = k.bundle_case_id \
+             WHERE k.case_id = x.id AND b.status = 'open') THEN 1 ELSE 0 END AS BIGINT) AS in_bundle \
+             FROM ({CASE_SELECT} WHERE c.id = $1) x"
+        ))
+        .bind(id)
+        .fetch_optional(tx.conn())
+        .await?;
+        let (row, in_bundle) = row
+            .filter(|r| can_see(by, &r.case))
+            .map(|r| (r.case, r.in_bundle != 0))
+            .ok_or_else(|| StoreError::not_found(format!("case {id}")))?;
         let flow = self.flow(&row.flow_code, row.flow_version).await?;
         let taker = Taker { role: &by.role, level: by.place.level(), department: by.department.as_deref() };
         let action = match flow.action_for(&row.state, &input.action, &taker, Some(&row.department_code)) {
@@ -887,27 +917,6 @@ impl Store {
             None if moved && to_state.is_some_and(|s| s.holder != Holder::Department) => None,
             None => row.assignee_id,
         };
-        sqlx::query(
-            "UPDATE cases SET state = $1, department_id = $2, assignee_id = $3, paused_since = $4, paused_days = $5, due_on = $6, statutory_due_on = $7, \
-             step_due_on = $8, step_entered_at = CASE WHEN $9 = 1 THEN $14 ELSE step_entered_at END, materials = $10, pickup_code = $11, delivery = $12, closed_at = $13, updated_at = $14 WHERE id = $15",
-        )
-        .bind(&to)
-        .bind(set_department.unwrap_or(row.department_id))
-        .bind(assignee)
-        .bind(&paused_since)
-        .bind(paused_days)
-        .bind(&due_on)
-        .bind(&statutory_due_on)
-        .bind(&step_due_on)
-        .bind(moved as i64)
-        .bind(serde_json::to_string(&materials)?)
-        .bind(&pickup_code)
-        .bind(delivery.as_ref().map(|d| d.to_string()).or(row.delivery.clone()))
-        .bind(closed_at)
-        .bind(now)
-        .bind(id)
-        .execute(tx.conn())
-        .await?;
         let mut data = input.data.clone();
         if data.is_null() {
             data = json!({});
@@ -916,17 +925,37 @@ impl Store {
             // The pick-up code is the citizen's proof; the timeline does not repeat it.
             obj.remove("pickup_code");
         }
-        sqlx::query("INSERT INTO case_actions (case_id, action, from_state, to_state, actor, staff_id, comment, data, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+        // The case's new state and its timeline row in one round trip.
+        let sql = self.two_writes(
+            "UPDATE cases SET state = $1, department_id = $2, assignee_id = $3, paused_since = $4, paused_days = $5, due_on = $6, \
+             statutory_due_on = $7, step_due_on = $8, step_entered_at = CASE WHEN $9 = 1 THEN $14 ELSE step_entered_at END, \
+             materials = $10, pickup_code = $11, delivery = $12, closed_at = $13, updated_at = $14 WHERE id = $15 RETURNING id",
+            "INSERT INTO case_actions (case_id, action, from_state, to_state, actor, staff_id, comment, data, at) \
+             VALUES ($15, $16, $17, $1, $18, $19, $20, $21, $14)",
+        );
+        sqlx::query_scalar::<_, i64>(&sql)
+            .bind(&to)
+            .bind(set_department.unwrap_or(row.department_id))
+            .bind(assignee)
+            .bind(&paused_since)
+            .bind(paused_days)
+            .bind(&due_on)
+            .bind(&statutory_due_on)
+            .bind(&step_due_on)
+            .bind(moved as i64)
+            .bind(serde_json::to_string(&materials)?)
+            .bind(&pickup_code)
+            .bind(delivery.as_ref().map(|d| d.to_string()).or(row.delivery.clone()))
+            .bind(closed_at)
+            .bind(now)
             .bind(id)
             .bind(&action.code)
             .bind(&row.state)
-            .bind(&to)
             .bind(&by.actor.name)
             .bind(by.actor.staff_id)
             .bind(input.comment.trim())
             .bind(data.to_string())
-            .bind(now)
-            .execute(tx.conn())
+            .fetch_all(tx.conn())
             .await?;
         // A visit at collection counts unless the citizen was already here today for this case.
         let mut trips = row.trips;
@@ -942,7 +971,7 @@ impl Store {
                 trips = tx.add_trip(id, now, today, "collect", None, reason, &by.actor.name).await?;
             }
         }
-        if moved {
+        if moved && in_bundle {
             self.bundle_progress(tx, &row, &to, closed_at.is_some(), by, today).await?;
         }
         // The row was read in this transaction, which is the only writer: its trips and department

@@ -54,6 +54,8 @@ pub(crate) struct Inner {
     pub(crate) writer: AnyPool,
     /// The writers' turns and the open batch of group commit (group_commit.rs).
     pub(crate) writers: crate::group_commit::Writers,
+    /// Where the busiest write transactions run (group_commit.rs).
+    pub(crate) writer_thread: crate::group_commit::WriterThread,
     pub(crate) events: broadcast::Sender<Event>,
     pub(crate) vault: crate::vault::Vault,
     /// Working days for time limits: the built-in years plus any the operator loads.
@@ -144,6 +146,7 @@ impl Store {
                 pool,
                 writer,
                 writers: Default::default(),
+                writer_thread: crate::group_commit::WriterThread::start()?,
                 events,
                 vault,
                 calendar: std::sync::RwLock::new(calendar),

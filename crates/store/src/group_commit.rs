@@ -48,6 +48,9 @@ pub(crate) struct Batch {
 pub struct GroupStats {
     pub commits: u64,
     pub transactions: u64,
+    /// Time the writers' lock was held by writers doing their work, and by commits.
+    pub writing: std::time::Duration,
+    pub committing: std::time::Duration,
 }
 
 pub(crate) type Writers = Arc<Mutex<Batch>>;
@@ -61,6 +64,7 @@ pub(crate) struct Turn {
     /// Whether this writer works inside a savepoint. The first writer of a batch needs none: nobody
     /// else's changes are in the transaction yet, so if it fails the whole transaction rolls back.
     savepoint: bool,
+    since: std::time::Instant,
 }
 
 const SAVEPOINT: &str = "SAVEPOINT writer";
@@ -71,7 +75,9 @@ impl Turn {
     pub(crate) async fn take(store: &Store) -> Result<Turn, StoreError> {
         let mut guard = store.inner.writers.clone().lock_owned().await;
         match open(&mut guard, store).await {
-            Ok(savepoint) => Ok(Turn { guard: Some(guard), store: store.clone(), savepoint }),
+            Ok(savepoint) => {
+                Ok(Turn { guard: Some(guard), store: store.clone(), savepoint, since: std::time::Instant::now() })
+            }
             Err(e) => {
                 fail(&mut guard, &e.to_string());
                 Err(e)
@@ -118,6 +124,7 @@ impl Turn {
         if last_hash.is_some() {
             b.last_hash = last_hash;
         }
+        b.stats.writing += self.since.elapsed();
         drop(b);
         // Its own task: the batch is settled even if this request is dropped while waiting.
         let store = self.store.clone();
@@ -209,6 +216,7 @@ async fn settle(b: &mut Batch, store: &Store) {
         return;
     };
     let counters = std::mem::take(&mut b.counters);
+    let since = std::time::Instant::now();
     let result = async {
         crate::stats::write_counters(&mut tx, &counters).await?;
         tx.commit().await?;
@@ -220,6 +228,7 @@ async fn settle(b: &mut Batch, store: &Store) {
             let events = std::mem::take(&mut b.events);
             store.publish(&events, true);
             b.stats.commits += 1;
+            b.stats.committing += since.elapsed();
             b.stats.transactions += b.members.len() as u64;
             for m in b.members.drain(..) {
                 let _ = m.send(Ok(()));
@@ -270,7 +279,49 @@ fn tidy_later(mut guard: OwnedMutexGuard<Batch>) {
     }
 }
 
+/// A thread of its own for the busiest write transactions. Every statement of a transaction is a hop
+/// to the database connection and back; on the request runtime each hop back waits its turn behind
+/// every request being parsed and answered, and the writers' lock is held all that time. On this
+/// thread the transaction resumes as soon as the database answers, so the lock is held for the work.
+pub(crate) struct WriterThread {
+    handle: tokio::runtime::Handle,
+    /// Dropped with the store: the thread ends.
+    _stop: oneshot::Sender<()>,
+}
+
+impl WriterThread {
+    pub(crate) fn start() -> Result<WriterThread, StoreError> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::Corrupt(format!("writer thread: {e}")))?;
+        let handle = rt.handle().clone();
+        let (stop, stopped) = oneshot::channel::<()>();
+        std::thread::Builder::new()
+            .name("onewindow-writer".into())
+            .spawn(move || {
+                rt.block_on(async {
+                    let _ = stopped.await;
+                })
+            })
+            .map_err(|e| StoreError::Corrupt(format!("writer thread: {e}")))?;
+        Ok(WriterThread { handle, _stop: stop })
+    }
+}
+
 impl Store {
+    /// Runs a write transaction on the writer thread and waits for it. It runs to its end even if the
+    /// caller stops waiting.
+    pub(crate) async fn on_writer_thread<T: Send + 'static>(
+        &self,
+        work: impl std::future::Future<Output = Result<T, StoreError>> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        match self.inner.writer_thread.handle.spawn(work).await {
+            Ok(r) => r,
+            Err(e) => Err(StoreError::Corrupt(format!("writer thread: {e}"))),
+        }
+    }
+
     /// How many commits served how many write transactions since start.
     pub async fn group_commit_stats(&self) -> GroupStats {
         self.inner.writers.lock().await.stats
