@@ -48,6 +48,8 @@ pub(crate) struct Batch {
 pub struct GroupStats {
     pub commits: u64,
     pub transactions: u64,
+    /// The most writers one commit has served.
+    pub largest: u64,
     /// Time the writers' lock was held by writers doing their work, and by commits.
     pub writing: std::time::Duration,
     pub committing: std::time::Duration,
@@ -67,6 +69,11 @@ pub(crate) struct Turn {
     since: std::time::Instant,
 }
 
+/// A full batch commits before the next writer starts: it bounds how long the first writer of a batch
+/// waits, and on PostgreSQL keeps a transaction within the 64 subtransactions a backend caches (beyond
+/// them every other session's visibility checks slow down).
+pub const MAX_WRITERS_PER_COMMIT: usize = 60;
+
 const SAVEPOINT: &str = "SAVEPOINT writer";
 const RELEASE: &str = "RELEASE SAVEPOINT writer";
 const ROLLBACK: &str = "ROLLBACK TO SAVEPOINT writer";
@@ -74,6 +81,9 @@ const ROLLBACK: &str = "ROLLBACK TO SAVEPOINT writer";
 impl Turn {
     pub(crate) async fn take(store: &Store) -> Result<Turn, StoreError> {
         let mut guard = store.inner.writers.clone().lock_owned().await;
+        if guard.members.len() >= MAX_WRITERS_PER_COMMIT {
+            settle(&mut guard, store).await;
+        }
         match open(&mut guard, store).await {
             Ok(savepoint) => {
                 Ok(Turn { guard: Some(guard), store: store.clone(), savepoint, since: std::time::Instant::now() })
@@ -230,6 +240,7 @@ async fn settle(b: &mut Batch, store: &Store) {
             b.stats.commits += 1;
             b.stats.committing += since.elapsed();
             b.stats.transactions += b.members.len() as u64;
+            b.stats.largest = b.stats.largest.max(b.members.len() as u64);
             for m in b.members.drain(..) {
                 let _ = m.send(Ok(()));
             }

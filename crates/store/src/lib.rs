@@ -45,7 +45,7 @@ pub use db::{Backend, Store, StoreOptions};
 pub use error::StoreError;
 pub use exchange::{DataUse, ExchangeField, ExchangeRight, ExchangeService, LookupView, ServiceView};
 pub use generate::{GenerateOptions, GenerateReport};
-pub use group_commit::GroupStats;
+pub use group_commit::{GroupStats, MAX_WRITERS_PER_COMMIT};
 pub use hotline::{
     HotlineEntry, HotlineFilter, HotlineInput, HotlineReport, HotlineStatRow, HotlineView, NewHotlineOrder,
     HOTLINE_CATEGORIES, HOTLINE_DEFAULT_DAYS, HOTLINE_SATISFACTION,

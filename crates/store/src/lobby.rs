@@ -101,6 +101,7 @@ pub struct WindowView {
     pub queues: Vec<String>,
 }
 
+#[derive(Debug, Clone)]
 pub struct NewTicket {
     pub place: PlaceCode,
     pub queue: String,
@@ -443,9 +444,15 @@ impl Store {
         n: &NewTicket,
         s: &LobbySettings,
     ) -> Result<TicketView, StoreError> {
-        let mut tx = self.begin(actor).await?;
-        let (id, queue_id, ahead) = self.issue_ticket_in(&mut tx, n, s).await?;
-        tx.commit().await?;
+        let (store, actor, n2, s2) = (self.clone(), actor.clone(), n.clone(), s.clone());
+        let (id, queue_id, ahead) = self
+            .on_writer_thread(async move {
+                let mut tx = store.begin(&actor).await?;
+                let issued = store.issue_ticket_in(&mut tx, &n2, &s2).await?;
+                tx.commit().await?;
+                Ok(issued)
+            })
+            .await?;
         self.issued_ticket(id, queue_id, ahead, s).await
     }
 
