@@ -724,7 +724,9 @@ pub async fn cases(lifecycles: usize, concurrency: usize, rate: Option<f64>, dat
     let wall = wall.elapsed();
     let paced = rate.map(|r| format!(", paced at {r:.0}/s")).unwrap_or_default();
     report(
-        &format!("case transitions over HTTP on {backend} ({concurrency} concurrent clients, {per} lifecycles each{paced})"),
+        &format!(
+            "case transitions over HTTP on {backend} ({concurrency} concurrent clients, {per} lifecycles each{paced})"
+        ),
         &mut samples,
         wall,
     );

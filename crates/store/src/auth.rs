@@ -138,7 +138,8 @@ async fn verify_password(password: String, hash: String) -> bool {
 
 type StaffRow = (i64, String, String, String, Option<i64>, String, i64, Option<String>);
 /// A staff member with their department's code (what case rules compare), in one read.
-const STAFF_SELECT: &str = "SELECT t.id, t.username, t.display_name, t.role, t.department_id, t.place_code, t.active, d.code \
+const STAFF_SELECT: &str =
+    "SELECT t.id, t.username, t.display_name, t.role, t.department_id, t.place_code, t.active, d.code \
     FROM staff t LEFT JOIN departments d ON d.id = t.department_id";
 
 fn staff_from(r: StaffRow) -> Result<Staff, StoreError> {
@@ -291,10 +292,8 @@ impl Store {
     }
 
     pub async fn staff(&self, id: i64) -> Result<Staff, StoreError> {
-        let row: Option<StaffRow> = sqlx::query_as(&format!("{STAFF_SELECT} WHERE t.id = $1"))
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?;
+        let row: Option<StaffRow> =
+            sqlx::query_as(&format!("{STAFF_SELECT} WHERE t.id = $1")).bind(id).fetch_optional(self.pool()).await?;
         row.map(staff_from).transpose()?.ok_or_else(|| StoreError::not_found(format!("staff {id}")))
     }
 

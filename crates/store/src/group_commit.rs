@@ -16,9 +16,9 @@
 use crate::db::{Backend, Store};
 use crate::error::StoreError;
 use crate::write::Event;
+use sqlx::{Any, Transaction};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use sqlx::{Any, Transaction};
 use tokio::sync::{oneshot, Mutex, OwnedMutexGuard};
 
 /// A day's counter key: (county, day, metric, dimension).
