@@ -136,22 +136,42 @@ async fn verify_password(password: String, hash: String) -> bool {
     .unwrap_or(false)
 }
 
-type StaffRow = (i64, String, String, String, Option<i64>, String, i64, Option<String>);
+#[derive(sqlx::FromRow)]
+struct StaffRow {
+    id: i64,
+    username: String,
+    display_name: String,
+    role: String,
+    department_id: Option<i64>,
+    place_code: String,
+    active: i64,
+    department_code: Option<String>,
+}
+
 /// A staff member with their department's code (what case rules compare), in one read.
-const STAFF_SELECT: &str =
-    "SELECT t.id, t.username, t.display_name, t.role, t.department_id, t.place_code, t.active, d.code \
-    FROM staff t LEFT JOIN departments d ON d.id = t.department_id";
+const STAFF_COLUMNS: &str = "t.id, t.username, t.display_name, t.role, t.department_id, t.place_code, t.active, \
+    d.code AS department_code";
+const STAFF_FROM: &str = "staff t LEFT JOIN departments d ON d.id = t.department_id";
+
+/// A live session's row: its member, read with it.
+#[derive(sqlx::FromRow)]
+struct SessionRow {
+    #[sqlx(flatten)]
+    staff: StaffRow,
+    csrf: String,
+    expires_at: i64,
+}
 
 fn staff_from(r: StaffRow) -> Result<Staff, StoreError> {
     Ok(Staff {
-        id: r.0,
-        username: r.1,
-        display_name: r.2,
-        role: Role::parse(&r.3).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        department_id: r.4,
-        place: r.5,
-        active: r.6 != 0,
-        department_code: r.7,
+        id: r.id,
+        username: r.username,
+        display_name: r.display_name,
+        role: Role::parse(&r.role).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        department_id: r.department_id,
+        place: r.place_code,
+        active: r.active != 0,
+        department_code: r.department_code,
     })
 }
 
@@ -283,17 +303,21 @@ impl WriteTx {
 impl Store {
     pub async fn staff_list(&self, within: Option<&PlaceCode>) -> Result<Vec<Staff>, StoreError> {
         let prefix = within.map(|p| p.jurisdiction_prefix().to_string()).unwrap_or_default();
-        let rows: Vec<StaffRow> =
-            sqlx::query_as(&format!("{STAFF_SELECT} WHERE t.place_code LIKE $1 ORDER BY t.username"))
-                .bind(format!("{prefix}%"))
-                .fetch_all(self.pool())
-                .await?;
+        let rows: Vec<StaffRow> = sqlx::query_as(&format!(
+            "SELECT {STAFF_COLUMNS} FROM {STAFF_FROM} WHERE t.place_code LIKE $1 ORDER BY t.username"
+        ))
+        .bind(format!("{prefix}%"))
+        .fetch_all(self.pool())
+        .await?;
         rows.into_iter().map(staff_from).collect()
     }
 
     pub async fn staff(&self, id: i64) -> Result<Staff, StoreError> {
         let row: Option<StaffRow> =
-            sqlx::query_as(&format!("{STAFF_SELECT} WHERE t.id = $1")).bind(id).fetch_optional(self.pool()).await?;
+            sqlx::query_as(&format!("SELECT {STAFF_COLUMNS} FROM {STAFF_FROM} WHERE t.id = $1"))
+                .bind(id)
+                .fetch_optional(self.pool())
+                .await?;
         row.map(staff_from).transpose()?.ok_or_else(|| StoreError::not_found(format!("staff {id}")))
     }
 
@@ -337,23 +361,15 @@ impl Store {
     /// The live session for a token, if any (not revoked, not expired, staff still active).
     pub async fn session(&self, token: &str) -> Result<Option<SessionInfo>, StoreError> {
         // One read per request: the session, its member and their department together.
-        let row: Option<(i64, String, String, String, Option<i64>, String, i64, Option<String>, String, i64)> =
-            sqlx::query_as(
-                "SELECT t.id, t.username, t.display_name, t.role, t.department_id, t.place_code, t.active, d.code, \
-                 s.csrf, s.expires_at FROM sessions s JOIN staff t ON t.id = s.staff_id \
-                 LEFT JOIN departments d ON d.id = t.department_id \
-                 WHERE s.token_hash = $1 AND s.revoked = 0 AND s.expires_at > $2 AND t.active = 1",
-            )
-            .bind(token_hash(token))
-            .bind(now_ms())
-            .fetch_optional(self.pool())
-            .await?;
-        match row {
-            None => Ok(None),
-            Some((a, b, c, d, e, f, g, h, csrf, expires_at)) => {
-                Ok(Some(SessionInfo { staff: staff_from((a, b, c, d, e, f, g, h))?, csrf, expires_at }))
-            }
-        }
+        let row: Option<SessionRow> = sqlx::query_as(&format!(
+            "SELECT {STAFF_COLUMNS}, s.csrf, s.expires_at FROM {STAFF_FROM} JOIN sessions s ON s.staff_id = t.id \
+             WHERE s.token_hash = $1 AND s.revoked = 0 AND s.expires_at > $2 AND t.active = 1"
+        ))
+        .bind(token_hash(token))
+        .bind(now_ms())
+        .fetch_optional(self.pool())
+        .await?;
+        row.map(|r| Ok(SessionInfo { staff: staff_from(r.staff)?, csrf: r.csrf, expires_at: r.expires_at })).transpose()
     }
 
     pub async fn logout(&self, token: &str) -> Result<(), StoreError> {

@@ -95,7 +95,7 @@ impl Turn {
         }
     }
 
-    fn held(&mut self) -> &mut Batch {
+    pub(crate) fn batch(&mut self) -> &mut Batch {
         match self.guard.as_mut() {
             Some(g) => g,
             None => unreachable!("a turn holds the lock until it commits or is dropped"),
@@ -104,14 +104,14 @@ impl Turn {
 
     pub(crate) fn conn(&mut self) -> &mut sqlx::AnyConnection {
         // `take` leaves a transaction open, and nothing closes it while this turn holds the lock.
-        match self.held().tx.as_mut() {
+        match self.batch().tx.as_mut() {
             Some(tx) => tx,
             None => unreachable!("a writer's turn always has the batch's transaction open"),
         }
     }
 
-    pub(crate) fn batch(&mut self) -> &mut Batch {
-        self.held()
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
     }
 
     /// Puts this writer's changes into the batch and waits until the batch has committed.
@@ -125,7 +125,7 @@ impl Turn {
             sqlx::query(RELEASE).execute(self.conn()).await?;
         }
         let (done, outcome) = oneshot::channel();
-        let Some(mut b) = self.guard.take() else { unreachable!("checked by held()") };
+        let Some(mut b) = self.guard.take() else { unreachable!("checked by batch()") };
         b.members.push(done);
         b.events.extend_from_slice(events);
         for (k, v) in counters {

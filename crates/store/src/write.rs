@@ -66,21 +66,13 @@ pub struct WriteTx {
     pending: Vec<Event>,
     /// Dashboard counters this change adds (stats.rs), written with the batch's commit.
     pub(crate) counters: Vec<(CounterKey, i64)>,
-    store: Store,
 }
 
 impl Store {
     pub async fn begin(&self, actor: &Actor) -> Result<WriteTx, StoreError> {
         let mut turn = Turn::take(self).await?;
         let last_hash = turn.batch().last_hash.clone();
-        Ok(WriteTx {
-            turn,
-            actor: actor.clone(),
-            last_hash,
-            pending: Vec::new(),
-            counters: Vec::new(),
-            store: self.clone(),
-        })
+        Ok(WriteTx { turn, actor: actor.clone(), last_hash, pending: Vec::new(), counters: Vec::new() })
     }
 }
 
@@ -94,7 +86,7 @@ impl WriteTx {
     }
 
     pub fn vault(&self) -> &crate::vault::Vault {
-        &self.store.inner.vault
+        &self.turn.store().inner.vault
     }
 
     /// Records what happened: one event row and one audit row, in this transaction.
@@ -117,7 +109,7 @@ impl WriteTx {
         let actor = self.actor.name.clone();
         let hash = audit_hash(&prev, at, &actor, kind, place, subject, &detail);
         // The event and its audit row in one round trip (the audit hash does not depend on the seq).
-        let sql = self.store.two_writes(
+        let sql = self.turn.store().two_writes(
             "INSERT INTO events (at, kind, place_code, subject, data) VALUES ($1, $2, $3, $4, $5) RETURNING seq",
             "INSERT INTO audit (at, actor, action, place_code, subject, detail, prev_hash, hash) \
              VALUES ($1, $6, $2, $3, $4, $5, $7, $8)",
