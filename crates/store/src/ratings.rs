@@ -24,7 +24,7 @@ pub const RATING_NAMES: [(i64, &str, &str); 5] = [
 ];
 const FOLLOWUP_DAYS: i64 = 15;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 pub struct FollowupView {
     pub id: i64,
     pub case_id: i64,
@@ -37,6 +37,8 @@ pub struct FollowupView {
     pub opened_on: String,
     pub due_on: String,
     pub state: String,
+    /// Derived from the due date and today, not stored.
+    #[sqlx(skip)]
     pub overdue: bool,
     pub callback_note: String,
     pub closed_by: Option<String>,
@@ -60,9 +62,6 @@ pub struct RatingRow {
 fn invalid(field: &str, zh: impl Into<String>, en: impl Into<String>) -> StoreError {
     StoreError::Invalid(Invalid::one(FieldError::new(field, zh, en)))
 }
-
-type FollowupRow =
-    (i64, i64, String, String, String, String, i64, String, String, String, String, String, Option<String>);
 
 impl Store {
     /// Rates one of the citizen's finished cases, once.
@@ -175,8 +174,9 @@ impl Store {
     ) -> Result<Vec<FollowupView>, StoreError> {
         let county = by.place.county().map(|c| c.to_string()).unwrap_or_default();
         let today = local_day(now_ms()).to_string();
-        let rows: Vec<FollowupRow> = sqlx::query_as(
-            "SELECT f.id, f.case_id, c.number, c.item_name, d.code, d.name, f.score, COALESCE(r.comment, ''), f.opened_on, f.due_on, f.state, f.callback_note, f.closed_by \
+        let mut rows: Vec<FollowupView> = sqlx::query_as(
+            "SELECT f.id, f.case_id, c.number AS case_number, c.item_name, d.code AS department, d.name AS department_name, f.score, \
+             COALESCE(r.comment, '') AS comment, f.opened_on, f.due_on, f.state, f.callback_note, f.closed_by \
              FROM followups f JOIN cases c ON c.id = f.case_id JOIN departments d ON d.id = f.department_id LEFT JOIN ratings r ON r.case_id = f.case_id \
              WHERE f.county_code = $1 AND ($2 = '' OR d.code = $2) AND ($3 = 0 OR f.state = 'open') AND ($4 = 0 OR f.id = $4) ORDER BY f.due_on, f.id",
         )
@@ -186,43 +186,10 @@ impl Store {
         .bind(id.unwrap_or(0))
         .fetch_all(self.pool())
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(
-                |(
-                    id,
-                    case_id,
-                    case_number,
-                    item_name,
-                    department,
-                    department_name,
-                    score,
-                    comment,
-                    opened_on,
-                    due_on,
-                    state,
-                    callback_note,
-                    closed_by,
-                )| {
-                    FollowupView {
-                        overdue: state == "open" && due_on < today,
-                        id,
-                        case_id,
-                        case_number,
-                        item_name,
-                        department,
-                        department_name,
-                        score,
-                        comment,
-                        opened_on,
-                        due_on,
-                        state,
-                        callback_note,
-                        closed_by,
-                    }
-                },
-            )
-            .collect())
+        for f in &mut rows {
+            f.overdue = f.state == "open" && f.due_on < today;
+        }
+        Ok(rows)
     }
 
     /// Closes a follow-up with the call-back note (required): the department's approver, or a leader.
