@@ -535,6 +535,101 @@ async fn flows_are_checked_and_versioned(db: Db) {
     assert_eq!((item.code.as_str(), reason.as_str(), missing), ("MZJ-002", "缺少户口簿", vec!["户口簿".to_string()]));
 }
 
+/// Acceptance and actions are checked writers: they check everything, then write in one statement
+/// with no savepoint. Under concurrency they share commits; one refused before writing leaves the
+/// others alone; one whose write fails in the database takes its whole batch with it — each writer in
+/// that batch hears the error and nothing of the batch is kept (here a trigger refuses one timeline row,
+/// after the case's new state was already written in the same statement).
+async fn checked_writers_share_commits_and_fail_together(db: Db) {
+    let app = spawn_app(db).await;
+    let (acceptor, approver) = (actor(&app, "acceptor").await, actor(&app, "approver").await);
+    let url = match db {
+        Db::Sqlite => format!("sqlite://{}", app.dir.join("onewindow.db").display()),
+        Db::Postgres => app.store_url(),
+    };
+    let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+    let trigger = match db {
+        Db::Sqlite => "CREATE TRIGGER refuse_boom BEFORE INSERT ON case_actions WHEN NEW.comment = 'boom' \
+                       BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+            .to_string(),
+        Db::Postgres => "CREATE FUNCTION refuse_boom() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+                         IF NEW.comment = 'boom' THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$; \
+                         CREATE TRIGGER refuse_boom BEFORE INSERT ON case_actions FOR EACH ROW EXECUTE FUNCTION refuse_boom()"
+            .to_string(),
+    };
+    sqlx::Executor::execute(&pool, trigger.as_str()).await.unwrap();
+
+    let before = app.store.group_commit_stats().await;
+    let n = 40;
+    let application = new_case("MZJ-002", "window", "330822", &mzj_002(false), false);
+    let accepted =
+        futures::future::join_all((0..n).map(|_| app.store.accept_case(&acceptor, &application, None))).await;
+    let ids: Vec<i64> = accepted.into_iter().map(|c| c.unwrap().id).collect();
+    let claim = ActionInput { action: "claim".into(), ..Default::default() };
+    let claimed: Vec<CaseView> =
+        futures::future::join_all(ids.iter().map(|id| app.store.act_on_case(*id, &approver, &claim, None)))
+            .await
+            .into_iter()
+            .map(|c| c.unwrap())
+            .collect();
+    let after = app.store.group_commit_stats().await;
+    // (The outbox worker writes too, as it sends the acceptance messages.)
+    assert!(after.transactions - before.transactions >= 2 * n as u64);
+    assert!(after.commits - before.commits < after.transactions - before.transactions, "checked writers share commits");
+
+    // Every fifth write fails in the database; every fifth other one is refused before writing.
+    let inputs: Vec<ActionInput> = (0..n)
+        .map(|i| match i % 5 {
+            0 => ActionInput { action: "return".into(), comment: "boom".into(), ..Default::default() },
+            1 => ActionInput { action: "deliver".into(), ..Default::default() },
+            _ => ActionInput { action: "return".into(), comment: "补正".into(), ..Default::default() },
+        })
+        .collect();
+    let mut rx = app.store.subscribe();
+    let results = futures::future::join_all(
+        ids.iter().zip(&inputs).map(|(id, input)| app.store.act_on_case(*id, &approver, input, None)),
+    )
+    .await;
+    let mut announced = 0;
+    while let Ok(e) = rx.try_recv() {
+        announced += usize::from(e.kind == "case.return");
+    }
+    let mut done = 0;
+    for (i, (r, id)) in results.iter().zip(&ids).enumerate() {
+        let now = app.store.case_for(*id, None).await.unwrap();
+        match (i % 5, r) {
+            (0, Ok(_)) => panic!("a write the database refused was acknowledged"),
+            (1, Err(onewindow_store::StoreError::Conflict { .. })) => {}
+            (1, other) => panic!("a refused action: {:?}", other.as_ref().map(|v| &v.state)),
+            (_, Ok(v)) => {
+                done += 1;
+                assert_eq!(now.state, v.state);
+                assert_eq!(now.timeline.last().unwrap().action, "return");
+            }
+            (_, Err(_)) => {}
+        }
+        if r.is_err() {
+            // Nothing of a failed writer is kept: not its state, not its timeline row.
+            assert_eq!(now.state, claimed[i].state, "case {id}");
+            assert_eq!(now.timeline.len(), claimed[i].timeline.len(), "case {id}");
+        }
+    }
+    assert!(done > 0);
+    assert_eq!(announced, done, "exactly the acknowledged actions are announced");
+    let count: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE kind = 'case.return'").fetch_one(&pool).await.unwrap();
+    assert_eq!(count, done as i64, "exactly the acknowledged actions have events");
+    assert_eq!(app.store.verify_audit().await.unwrap().first_broken, None);
+    // Those that failed beside a refused write go through when tried again.
+    for (i, id) in ids.iter().enumerate() {
+        if i % 5 > 1 && results[i].is_err() {
+            let v = app.store.act_on_case(*id, &approver, &inputs[i], None).await.unwrap();
+            assert_ne!(v.state, claimed[i].state);
+        }
+    }
+    pool.close().await;
+}
+
 backend_tests!(
     general_flow_over_http,
     correction_pauses_the_clock,
@@ -544,4 +639,5 @@ backend_tests!(
     three_level_minimum_living_allowance,
     online_zero_trip_flow,
     flows_are_checked_and_versioned,
+    checked_writers_share_commits_and_fail_together,
 );

@@ -4,10 +4,10 @@
 //! timeline row, event, audit row and SMS in one transaction.
 
 use crate::auth::random_token;
-use crate::db::Store;
+use crate::db::{Backend, Store};
 use crate::error::StoreError;
 use crate::now_ms;
-use crate::write::{Actor, WriteTx};
+use crate::write::{outbox_into, Actor, WriteTx};
 use chrono::NaiveDate;
 use onewindow_core::calendar::WorkingDays;
 use onewindow_core::flow::{Flow, Holder, Refusal, Taker};
@@ -57,6 +57,26 @@ pub struct NewCase {
     pub ticket_id: Option<i64>,
     /// Where the case is accepted (the acceptor's place, or the applicant's village).
     pub place: PlaceCode,
+}
+
+/// What acceptance checked and worked out before writing (see `Store::check_acceptance`).
+pub(crate) struct Acceptance {
+    now: i64,
+    today: NaiveDate,
+    county: String,
+    stored: crate::catalogue::StoredItem,
+    flow_code: String,
+    flow_version: i64,
+    initial: String,
+    department_id: i64,
+    checklist: Vec<MaterialCheck>,
+    missing: Vec<String>,
+    promised: i64,
+    statutory: i64,
+    due_on: NaiveDate,
+    statutory_due_on: NaiveDate,
+    step_due_on: Option<String>,
+    supplement_due_on: Option<NaiveDate>,
 }
 
 /// Who acts on a case.
@@ -275,11 +295,14 @@ impl Store {
         n: &NewCase,
         today: Option<NaiveDate>,
     ) -> Result<CaseView, StoreError> {
+        // The checks read the catalogue before the writers' lock is taken.
+        let checked = self.check_acceptance(n, today).await?;
         let (store, who, n2) = (self.clone(), by.clone(), n.clone());
         let id = self
             .on_writer_thread(async move {
-                let mut tx = store.begin(&who.actor).await?;
-                let id = store.accept_case_in(&mut tx, &who, &n2, today).await?;
+                // Checked: nothing is left to refuse, and the case is written in two statements.
+                let mut tx = store.begin_checked(&who.actor).await?;
+                let id = store.write_acceptance(&mut tx, &who, &n2, &checked).await?;
                 tx.commit().await?;
                 Ok(id)
             })
@@ -296,6 +319,12 @@ impl Store {
         n: &NewCase,
         today: Option<NaiveDate>,
     ) -> Result<i64, StoreError> {
+        let checked = self.check_acceptance(n, today).await?;
+        self.write_acceptance(tx, by, n, &checked).await
+    }
+
+    /// Every check of an acceptance, and what it works out: the item, its flow, the due dates.
+    async fn check_acceptance(&self, n: &NewCase, today: Option<NaiveDate>) -> Result<Acceptance, StoreError> {
         let now = now_ms();
         let today = today.unwrap_or_else(|| local_day(now));
         let stored = self.item(&n.item).await.map_err(|_| {
@@ -404,82 +433,118 @@ impl Store {
             Some(self.add_working_days(today, i64::from(n.supplement_days.max(1)))?)
         };
 
-        let vault = self.vault();
-        let sealed_phone = n.applicant_phone.as_ref().map(|p| vault.seal(p.as_str()));
         let department_id: i64 = sqlx::query_scalar("SELECT id FROM departments WHERE place_code = $1 AND code = $2")
             .bind(county.as_str())
             .bind(&item.department)
-            .fetch_one(tx.conn())
+            .fetch_one(self.pool())
             .await?;
+        Ok(Acceptance {
+            now,
+            today,
+            county: county.as_str().to_string(),
+            flow_code,
+            flow_version,
+            initial: flow.initial.clone(),
+            department_id,
+            missing: missing.into_iter().map(String::from).collect(),
+            checklist,
+            promised,
+            statutory,
+            due_on,
+            statutory_due_on,
+            step_due_on,
+            supplement_due_on,
+            stored,
+        })
+    }
+
+    /// Writes a checked acceptance: the case with its number, then its timeline row, the visit, the
+    /// event and the message, in two statements.
+    async fn write_acceptance(
+        &self,
+        tx: &mut WriteTx,
+        by: &CaseActor,
+        n: &NewCase,
+        a: &Acceptance,
+    ) -> Result<i64, StoreError> {
+        let (now, today, county, item, missing) = (a.now, a.today, a.county.as_str(), &a.stored.item, &a.missing);
+        let vault = self.vault();
+        let sealed_phone = n.applicant_phone.as_ref().map(|p| vault.seal(p.as_str()));
         let day_key = today.format("%Y%m%d").to_string();
-        let seq: i64 = sqlx::query_scalar(
-            "INSERT INTO case_counters (county, day, last_number) VALUES ($1, $2, 1) \
-             ON CONFLICT (county, day) DO UPDATE SET last_number = case_counters.last_number + 1 RETURNING last_number",
-        )
-        .bind(county.as_str())
-        .bind(&day_key)
-        .fetch_one(tx.conn())
-        .await?;
-        let number = format!("{county}-{day_key}-{seq:05}");
-        let id: i64 = sqlx::query_scalar(
-            "INSERT INTO cases (number, track_token, item_code, item_version, item_name, flow_code, flow_version, state, place_code, county_code, \
-             department_id, channel, applicant_name, applicant_id_number, applicant_phone, ticket_id, accepted_by, accepted_at, accepted_on, \
-             promised_days, statutory_days, due_on, statutory_due_on, step_entered_at, step_due_on, materials, tolerant, supplement_due_on, updated_at, \
-             applicant_id_hash, applicant_phone_hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31) RETURNING id",
-        )
-        .bind(&number)
-        .bind(random_token())
-        .bind(item.code.as_str())
-        .bind(stored.version)
-        .bind(&item.name)
-        .bind(&flow_code)
-        .bind(flow_version)
-        .bind(&flow.initial)
-        .bind(n.place.as_str())
-        .bind(county.as_str())
-        .bind(department_id)
-        .bind(&n.channel)
-        .bind(vault.seal(n.applicant_name.trim()))
-        .bind(n.applicant_id_number.as_ref().map(|i| vault.seal(i.as_str())))
-        .bind(&sealed_phone)
-        .bind(n.ticket_id)
-        .bind(&by.actor.name)
-        .bind(now)
-        .bind(today.to_string())
-        .bind(promised)
-        .bind(statutory)
-        .bind(due_on.to_string())
-        .bind(statutory_due_on.to_string())
-        .bind(now)
-        .bind(step_due_on)
-        .bind(serde_json::to_string(&checklist)?)
-        .bind((n.tolerant && !missing.is_empty()) as i64)
-        .bind(supplement_due_on.map(|d| d.to_string()))
-        .bind(now)
-        .bind(n.applicant_id_number.as_ref().map(|i| vault.lookup_hash("id_number", i.as_str())))
-        .bind(n.applicant_phone.as_ref().map(|p| vault.lookup_hash("phone", p.as_str())))
-        .fetch_one(tx.conn())
-        .await?;
-        sqlx::query("INSERT INTO case_actions (case_id, action, from_state, to_state, actor, staff_id, comment, data, at) VALUES ($1, 'accept', '', $2, $3, $4, '', $5, $6)")
-            .bind(id)
-            .bind(&flow.initial)
-            .bind(&by.actor.name)
-            .bind(by.actor.staff_id)
-            .bind(json!({"channel": n.channel, "tolerant": n.tolerant && !missing.is_empty(), "missing": missing}).to_string())
-            .bind(now)
-            .execute(tx.conn())
-            .await?;
         // The visit: a window acceptance is a trip; the ticket, if any, is linked to it. Online and
         // village-clerk acceptance (不出村) are not.
-        if n.channel == "window" {
-            tx.add_trip(id, now, today, "window", n.ticket_id, "", &by.actor.name).await?;
+        let window_visit = n.channel == "window";
+        // The day's next number and the case, in one statement: the number is formed in SQL.
+        let (id, number): (i64, String) = sqlx::query_as(&self.insert_case_sql())
+            .bind(county)
+            .bind(&day_key)
+            .bind(format!("{county}-{day_key}-"))
+            .bind(random_token())
+            .bind(item.code.as_str())
+            .bind(a.stored.version)
+            .bind(&item.name)
+            .bind(&a.flow_code)
+            .bind(a.flow_version)
+            .bind(&a.initial)
+            .bind(n.place.as_str())
+            .bind(county)
+            .bind(a.department_id)
+            .bind(&n.channel)
+            .bind(vault.seal(n.applicant_name.trim()))
+            .bind(n.applicant_id_number.as_ref().map(|i| vault.seal(i.as_str())))
+            .bind(&sealed_phone)
+            .bind(n.ticket_id)
+            .bind(&by.actor.name)
+            .bind(now)
+            .bind(today.to_string())
+            .bind(a.promised)
+            .bind(a.statutory)
+            .bind(a.due_on.to_string())
+            .bind(a.statutory_due_on.to_string())
+            .bind(now)
+            .bind(&a.step_due_on)
+            .bind(serde_json::to_string(&a.checklist)?)
+            .bind((n.tolerant && !missing.is_empty()) as i64)
+            .bind(a.supplement_due_on.map(|d| d.to_string()))
+            .bind(now)
+            .bind(n.applicant_id_number.as_ref().map(|i| vault.lookup_hash("id_number", i.as_str())))
+            .bind(n.applicant_phone.as_ref().map(|p| vault.lookup_hash("phone", p.as_str())))
+            .bind(window_visit as i64)
+            .fetch_all(tx.conn_to_write())
+            .await?
+            .pop()
+            .ok_or_else(|| StoreError::Corrupt("a case insert returned no row".into()))?;
+        let mut w = tx.writes();
+        w.write(
+            "INSERT INTO case_actions (case_id, action, from_state, to_state, actor, staff_id, comment, data, at) \
+             VALUES ($1, 'accept', '', $2, $3, $4, '', $5, $6)",
+        )
+        .bind(id)
+        .bind(a.initial.clone())
+        .bind(by.actor.name.clone())
+        .bind(by.actor.staff_id)
+        .bind(
+            json!({"channel": n.channel, "tolerant": n.tolerant && !missing.is_empty(), "missing": missing})
+                .to_string(),
+        )
+        .bind(now);
+        if window_visit {
+            w.write(
+                "INSERT INTO case_trips (case_id, at, day, source, ticket_id, reason, actor) VALUES ($1, $2, $3, 'window', $4, '', $5)",
+            )
+            .bind(id)
+            .bind(now)
+            .bind(today.to_string())
+            .bind(n.ticket_id)
+            .bind(by.actor.name.clone());
         }
-        tx.record(
+        let (flow_code, due_on, supplement_due_on) = (&a.flow_code, a.due_on, a.supplement_due_on);
+        tx.record_into(
+            &mut w,
             "case.accepted",
             n.place.as_str(),
             &format!("case:{id}"),
-            json!({"number": number, "item": item.code.as_str(), "flow": flow_code, "state": flow.initial, "channel": n.channel,
+            json!({"number": number, "item": item.code.as_str(), "flow": flow_code, "state": a.initial, "channel": n.channel,
                    "department": item.department, "item_trip_level": i64::from(item.trip_level)}),
         )
         .await?;
@@ -497,10 +562,40 @@ impl Store {
             if let Some(d) = supplement_due_on {
                 text.push_str(&format!("请于{}前补齐：{}。", d.format("%-m月%-d日"), missing.join("、")));
             }
-            tx.outbox("sms", phone, &json!({"text": text, "kind": "case.accepted"}), &format!("case:{id}:accepted"))
-                .await?;
+            outbox_into(
+                &mut w,
+                "sms",
+                phone,
+                &json!({"text": text, "kind": "case.accepted"}),
+                &format!("case:{id}:accepted"),
+            );
         }
+        tx.send(w).await?;
         Ok(id)
+    }
+
+    /// Takes the county's next case number of the day and inserts the case with it; returns the id
+    /// and the number. Parameters: county, day, number prefix, then the case's columns as listed.
+    fn insert_case_sql(&self) -> String {
+        const COLUMNS: &str = "track_token, item_code, item_version, item_name, flow_code, flow_version, state, place_code, \
+             county_code, department_id, channel, applicant_name, applicant_id_number, applicant_phone, ticket_id, accepted_by, \
+             accepted_at, accepted_on, promised_days, statutory_days, due_on, statutory_due_on, step_entered_at, step_due_on, \
+             materials, tolerant, supplement_due_on, updated_at, applicant_id_hash, applicant_phone_hash, trips";
+        let values: Vec<String> = (4..=34).map(|i| format!("${i}")).collect();
+        let values = values.join(", ");
+        let bump = "INSERT INTO case_counters (county, day, last_number) VALUES ($1, $2, 1) \
+             ON CONFLICT (county, day) DO UPDATE SET last_number = case_counters.last_number + 1";
+        match self.backend() {
+            Backend::Sqlite => format!(
+                "{bump}; INSERT INTO cases (number, {COLUMNS}) SELECT $3 || printf('%05d', last_number), {values} \
+                 FROM case_counters WHERE county = $1 AND day = $2 RETURNING id, number"
+            ),
+            Backend::Postgres => format!(
+                "WITH n AS ({bump} RETURNING last_number) INSERT INTO cases (number, {COLUMNS}) \
+                 SELECT $3 || lpad(n.last_number::text, GREATEST(5, length(n.last_number::text)), '0'), {values} \
+                 FROM n RETURNING id, number"
+            ),
+        }
     }
 
     /// A case as `by` sees it (with the actions they may take), or as the public tracking page does.
@@ -700,7 +795,9 @@ impl Store {
     ) -> Result<CaseView, StoreError> {
         let (store, who, input2) = (self.clone(), by.clone(), input.clone());
         self.on_writer_thread(async move {
-            let mut tx = store.begin(&who.actor).await?;
+            // Checked: an action reads and checks everything before it writes, and then writes in
+            // one statement, so it needs no savepoint of its own.
+            let mut tx = store.begin_checked(&who.actor).await?;
             store.act_on_case_in(&mut tx, id, &who, &input2, today).await?;
             tx.commit().await?;
             Ok(())
@@ -925,40 +1022,9 @@ impl Store {
             // The pick-up code is the citizen's proof; the timeline does not repeat it.
             obj.remove("pickup_code");
         }
-        // The case's new state and its timeline row in one round trip.
-        let sql = self.two_writes(
-            "UPDATE cases SET state = $1, department_id = $2, assignee_id = $3, paused_since = $4, paused_days = $5, due_on = $6, \
-             statutory_due_on = $7, step_due_on = $8, step_entered_at = CASE WHEN $9 = 1 THEN $14 ELSE step_entered_at END, \
-             materials = $10, pickup_code = $11, delivery = $12, closed_at = $13, updated_at = $14 WHERE id = $15 RETURNING id",
-            "INSERT INTO case_actions (case_id, action, from_state, to_state, actor, staff_id, comment, data, at) \
-             VALUES ($15, $16, $17, $1, $18, $19, $20, $21, $14)",
-        );
-        sqlx::query_scalar::<_, i64>(&sql)
-            .bind(&to)
-            .bind(set_department.unwrap_or(row.department_id))
-            .bind(assignee)
-            .bind(&paused_since)
-            .bind(paused_days)
-            .bind(&due_on)
-            .bind(&statutory_due_on)
-            .bind(&step_due_on)
-            .bind(moved as i64)
-            .bind(serde_json::to_string(&materials)?)
-            .bind(&pickup_code)
-            .bind(delivery.as_ref().map(|d| d.to_string()).or(row.delivery.clone()))
-            .bind(closed_at)
-            .bind(now)
-            .bind(id)
-            .bind(&action.code)
-            .bind(&row.state)
-            .bind(&by.actor.name)
-            .bind(by.actor.staff_id)
-            .bind(input.comment.trim())
-            .bind(data.to_string())
-            .fetch_all(tx.conn())
-            .await?;
         // A visit at collection counts unless the citizen was already here today for this case.
         let mut trips = row.trips;
+        let mut visit_reason = None;
         if action.visit {
             let today_trips: i64 =
                 sqlx::query_scalar("SELECT COUNT(*) FROM case_trips WHERE case_id = $1 AND day = $2")
@@ -967,17 +1033,70 @@ impl Store {
                     .fetch_one(tx.conn())
                     .await?;
             if today_trips == 0 {
-                let reason = input.data["trip_reason"].as_str().unwrap_or("领取结果");
-                trips = tx.add_trip(id, now, today, "collect", None, reason, &by.actor.name).await?;
+                visit_reason = Some(input.data["trip_reason"].as_str().unwrap_or("领取结果").to_string());
+                trips += 1;
             }
         }
         if moved && in_bundle {
+            // The bundle's rules write in statements of their own.
+            tx.savepoint_now().await?;
+        }
+        // Every check is done: the case's new state, its timeline row, the visit, the event, its audit
+        // row and the message go in one statement (the bundle's progress, when there is one, between).
+        let mut w = tx.writes();
+        w.write(
+            "UPDATE cases SET state = $1, department_id = $2, assignee_id = $3, paused_since = $4, paused_days = $5, due_on = $6, \
+             statutory_due_on = $7, step_due_on = $8, step_entered_at = CASE WHEN $9 = 1 THEN $14 ELSE step_entered_at END, \
+             materials = $10, pickup_code = $11, delivery = $12, closed_at = $13, updated_at = $14, trips = $16 WHERE id = $15",
+        )
+        .bind(to.clone())
+        .bind(set_department.unwrap_or(row.department_id))
+        .bind(assignee)
+        .bind(paused_since)
+        .bind(paused_days)
+        .bind(due_on.clone())
+        .bind(statutory_due_on)
+        .bind(step_due_on)
+        .bind(moved as i64)
+        .bind(serde_json::to_string(&materials)?)
+        .bind(pickup_code.clone())
+        .bind(delivery.as_ref().map(|d| d.to_string()).or(row.delivery.clone()))
+        .bind(closed_at)
+        .bind(now)
+        .bind(id)
+        .bind(trips);
+        w.write(
+            "INSERT INTO case_actions (case_id, action, from_state, to_state, actor, staff_id, comment, data, at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(id)
+        .bind(action.code.clone())
+        .bind(row.state.clone())
+        .bind(to.clone())
+        .bind(by.actor.name.clone())
+        .bind(by.actor.staff_id)
+        .bind(input.comment.trim().to_string())
+        .bind(data.to_string())
+        .bind(now);
+        if let Some(reason) = visit_reason {
+            w.write(
+                "INSERT INTO case_trips (case_id, at, day, source, ticket_id, reason, actor) VALUES ($1, $2, $3, 'collect', NULL, $4, $5)",
+            )
+            .bind(id)
+            .bind(now)
+            .bind(today.to_string())
+            .bind(reason)
+            .bind(by.actor.name.clone());
+        }
+        if moved && in_bundle {
+            tx.send(std::mem::replace(&mut w, tx.writes())).await?;
             self.bundle_progress(tx, &row, &to, closed_at.is_some(), by, today).await?;
         }
         // The row was read in this transaction, which is the only writer: its trips and department
         // stand unless this action changed them above.
         let department = set_department_code.unwrap_or_else(|| row.department_code.clone());
-        tx.record(
+        tx.record_into(
+            &mut w,
             &format!("case.{}", action.code),
             &row.place_code,
             &format!("case:{id}"),
@@ -1012,15 +1131,16 @@ impl Store {
                 _ => None,
             };
             if let Some(text) = text {
-                tx.outbox(
+                outbox_into(
+                    &mut w,
                     "sms",
                     phone,
                     &json!({"text": text, "kind": format!("case.{}", action.code)}),
                     &format!("case:{id}:{}:{}", action.code, now),
-                )
-                .await?;
+                );
             }
         }
+        tx.send(w).await?;
         Ok(())
     }
 

@@ -58,15 +58,31 @@ pub struct GroupStats {
 pub(crate) type Writers = Arc<Mutex<Batch>>;
 
 /// One writer's turn: the lock, with a savepoint open in the batch's transaction. Dropped before
-/// [`Turn::commit`] has put it into the batch (an error, or a cancelled request), its savepoint is
-/// rolled back.
+/// [`Turn::commit`] has put it into the batch (an error, or a cancelled request), its changes are
+/// undone as its [`Undo`] says.
 pub(crate) struct Turn {
     guard: Option<OwnedMutexGuard<Batch>>,
     store: Store,
-    /// Whether this writer works inside a savepoint. The first writer of a batch needs none: nobody
-    /// else's changes are in the transaction yet, so if it fails the whole transaction rolls back.
-    savepoint: bool,
+    undo: Undo,
     since: std::time::Instant,
+}
+
+/// How a writer's changes are undone if it fails or goes away before committing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Undo {
+    /// The first writer of a batch: nobody else's changes are in the transaction yet, so the whole
+    /// transaction rolls back.
+    Transaction,
+    /// A later writer works inside its own savepoint, and rolls back to it.
+    Savepoint,
+    /// A checked writer (`Store::begin_checked`) reads and checks everything first, then writes in one
+    /// statement: it needs no savepoint (two statements fewer), since until it writes there is nothing
+    /// to undo…
+    NothingYet,
+    /// …and once it has written, its changes can only go with the batch's: every writer in the batch
+    /// hears the failure and nothing of the batch is kept. Its checks are done by then, so only a
+    /// database error gets here.
+    WithTheBatch,
 }
 
 /// A full batch commits before the next writer starts: it bounds how long the first writer of a batch
@@ -79,15 +95,15 @@ const RELEASE: &str = "RELEASE SAVEPOINT writer";
 const ROLLBACK: &str = "ROLLBACK TO SAVEPOINT writer";
 
 impl Turn {
-    pub(crate) async fn take(store: &Store) -> Result<Turn, StoreError> {
+    /// Takes the writers' lock; a `checked` writer promises to write only after its checks, in one
+    /// statement (see [`Undo::NothingYet`]).
+    pub(crate) async fn take(store: &Store, checked: bool) -> Result<Turn, StoreError> {
         let mut guard = store.inner.writers.clone().lock_owned().await;
         if guard.members.len() >= MAX_WRITERS_PER_COMMIT {
             settle(&mut guard, store).await;
         }
-        match open(&mut guard, store).await {
-            Ok(savepoint) => {
-                Ok(Turn { guard: Some(guard), store: store.clone(), savepoint, since: std::time::Instant::now() })
-            }
+        match open(&mut guard, store, checked).await {
+            Ok(undo) => Ok(Turn { guard: Some(guard), store: store.clone(), undo, since: std::time::Instant::now() }),
             Err(e) => {
                 fail(&mut guard, &e.to_string());
                 Err(e)
@@ -114,6 +130,24 @@ impl Turn {
         &self.store
     }
 
+    /// A checked writer that finds it must write in several statements after all opens its savepoint
+    /// now, before its first write.
+    pub(crate) async fn savepoint_now(&mut self) -> Result<(), StoreError> {
+        if self.undo == Undo::NothingYet {
+            sqlx::query(SAVEPOINT).execute(self.conn()).await?;
+            self.undo = Undo::Savepoint;
+        }
+        Ok(())
+    }
+
+    /// Called before a write is sent: from here a checked writer without a savepoint can only be
+    /// undone with its batch.
+    pub(crate) fn writing(&mut self) {
+        if self.undo == Undo::NothingYet {
+            self.undo = Undo::WithTheBatch;
+        }
+    }
+
     /// Puts this writer's changes into the batch and waits until the batch has committed.
     pub(crate) async fn commit(
         mut self,
@@ -121,7 +155,7 @@ impl Turn {
         counters: Vec<(CounterKey, i64)>,
         last_hash: Option<String>,
     ) -> Result<(), StoreError> {
-        if self.savepoint {
+        if self.undo == Undo::Savepoint {
             sqlx::query(RELEASE).execute(self.conn()).await?;
         }
         let (done, outcome) = oneshot::channel();
@@ -150,20 +184,24 @@ impl Turn {
 impl Drop for Turn {
     fn drop(&mut self) {
         if let Some(mut guard) = self.guard.take() {
-            if self.savepoint {
-                guard.abandoned = true;
-                tidy_later(guard);
-            } else {
+            match self.undo {
+                Undo::Savepoint => {
+                    guard.abandoned = true;
+                    tidy_later(guard);
+                }
                 // Alone in the batch: roll the whole transaction back.
-                fail(&mut guard, "abandoned");
+                Undo::Transaction => fail(&mut guard, "abandoned"),
+                Undo::WithTheBatch => fail(&mut guard, "a writer of this batch failed after writing"),
+                // Nothing written; the released writers are waiting for the lock to commit.
+                Undo::NothingYet => {}
             }
         }
     }
 }
 
 /// Opens the batch's transaction if none is open, undoes an abandoned savepoint, and opens this
-/// writer's savepoint if others' changes are in the batch (returns whether it did).
-async fn open(b: &mut Batch, store: &Store) -> Result<bool, StoreError> {
+/// writer's savepoint if others' changes are in the batch and it is not a checked writer.
+async fn open(b: &mut Batch, store: &Store, checked: bool) -> Result<Undo, StoreError> {
     undo_abandoned(b).await?;
     if b.tx.is_none() {
         let mut tx = store.inner.writer.begin().await?;
@@ -176,11 +214,13 @@ async fn open(b: &mut Batch, store: &Store) -> Result<bool, StoreError> {
         b.last_hash = None;
     }
     match b.tx.as_mut() {
-        Some(tx) if !b.members.is_empty() => {
+        Some(_) if b.members.is_empty() => Ok(Undo::Transaction),
+        Some(_) if checked => Ok(Undo::NothingYet),
+        Some(tx) => {
             sqlx::query(SAVEPOINT).execute(&mut **tx).await?;
-            Ok(true)
+            Ok(Undo::Savepoint)
         }
-        _ => Ok(false),
+        None => Err(StoreError::Corrupt("the batch's transaction did not open".into())),
     }
 }
 

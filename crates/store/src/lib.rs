@@ -20,6 +20,7 @@ mod flows;
 mod generate;
 mod group_commit;
 mod hotline;
+mod joined;
 mod lobby;
 mod lobby_report;
 pub mod moving;

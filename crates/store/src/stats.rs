@@ -7,7 +7,6 @@ use crate::error::StoreError;
 use crate::group_commit::CounterKey;
 use crate::lobby::Queue;
 use crate::lobby_report::{LoadBalance, LobbyRow};
-use crate::write::WriteTx;
 use onewindow_core::lobby::local_day;
 use onewindow_core::place::PlaceCode;
 use serde::Serialize;
@@ -69,19 +68,15 @@ pub(crate) fn counters_for(kind: &str, place: &str, data: &Value) -> Vec<(&'stat
     }
 }
 
-impl WriteTx {
-    /// Adds an event's counters (called by `record`).
-    pub(crate) fn tally(&mut self, kind: &str, place: &str, data: &Value, at: i64) {
-        let counters = counters_for(kind, place, data);
-        if counters.is_empty() || place.len() < 6 {
-            return;
-        }
-        let county = &place[..6];
-        let day = local_day(at).to_string();
-        for (metric, dim, by) in counters {
-            self.counters.push(((county.to_string(), day.clone(), metric, dim), by));
-        }
+/// The dashboard counters an event adds, keyed by its county and day (written with the batch's commit).
+pub(crate) fn counters_at(kind: &str, place: &str, data: &Value, at: i64) -> Vec<(CounterKey, i64)> {
+    let counters = counters_for(kind, place, data);
+    if counters.is_empty() || place.len() < 6 {
+        return Vec::new();
     }
+    let county = &place[..6];
+    let day = local_day(at).to_string();
+    counters.into_iter().map(|(metric, dim, by)| ((county.to_string(), day.clone(), metric, dim), by)).collect()
 }
 
 /// Adds a batch's summed counters (group_commit.rs), inside its transaction.

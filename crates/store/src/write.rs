@@ -3,13 +3,14 @@
 //! messages with [`WriteTx::outbox`], and commits. Events are broadcast only after the commit, so
 //! nothing is announced that might still roll back.
 
-use crate::db::{Backend, Store};
+use crate::db::Store;
 use crate::error::StoreError;
 use crate::group_commit::{CounterKey, Turn};
+use crate::joined::JoinedWrites;
 use crate::now_ms;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use sqlx::AnyConnection;
+use sqlx::{AnyConnection, Row};
 
 /// Who makes a change: a staff member, a citizen, or the system itself.
 #[derive(Debug, Clone, Serialize)]
@@ -70,7 +71,18 @@ pub struct WriteTx {
 
 impl Store {
     pub async fn begin(&self, actor: &Actor) -> Result<WriteTx, StoreError> {
-        let mut turn = Turn::take(self).await?;
+        self.begin_as(actor, false).await
+    }
+
+    /// A write transaction that reads and checks everything first and then writes in one statement
+    /// ([`WriteTx::send`]), for the busiest changes: it needs no savepoint in the batch. It must not
+    /// write through [`WriteTx::conn`] unless it has called [`WriteTx::savepoint_now`] first.
+    pub(crate) async fn begin_checked(&self, actor: &Actor) -> Result<WriteTx, StoreError> {
+        self.begin_as(actor, true).await
+    }
+
+    async fn begin_as(&self, actor: &Actor, checked: bool) -> Result<WriteTx, StoreError> {
+        let mut turn = Turn::take(self, checked).await?;
         let last_hash = turn.batch().last_hash.clone();
         Ok(WriteTx { turn, actor: actor.clone(), last_hash, pending: Vec::new(), counters: Vec::new() })
     }
@@ -78,6 +90,13 @@ impl Store {
 
 impl WriteTx {
     pub fn conn(&mut self) -> &mut AnyConnection {
+        self.turn.conn()
+    }
+
+    /// The connection, for a write sent directly rather than through [`WriteTx::send`] (by a checked
+    /// transaction, its first write: see [`Store::begin_checked`]).
+    pub(crate) fn conn_to_write(&mut self) -> &mut AnyConnection {
+        self.turn.writing();
         self.turn.conn()
     }
 
@@ -97,9 +116,29 @@ impl WriteTx {
         subject: &str,
         data: serde_json::Value,
     ) -> Result<i64, StoreError> {
+        let mut w = self.writes();
+        self.record_into(&mut w, kind, place, subject, data).await?;
+        let seqs = self.send(w).await?;
+        seqs.first().copied().ok_or_else(|| StoreError::Corrupt("an event insert returned no sequence number".into()))
+    }
+
+    /// Empty joined writes for this transaction's database.
+    pub(crate) fn writes(&self) -> JoinedWrites {
+        JoinedWrites::new(self.turn.store().backend())
+    }
+
+    /// Adds an event row and its audit row to `w`; they take effect when `w` is sent.
+    pub(crate) async fn record_into(
+        &mut self,
+        w: &mut JoinedWrites,
+        kind: &str,
+        place: &str,
+        subject: &str,
+        data: serde_json::Value,
+    ) -> Result<(), StoreError> {
         let at = now_ms();
         let detail = data.to_string();
-        let prev = match self.last_hash.take() {
+        let prev = match w.head.clone().or_else(|| self.last_hash.clone()) {
             Some(h) => h,
             None => sqlx::query_scalar::<_, String>("SELECT hash FROM audit ORDER BY seq DESC LIMIT 1")
                 .fetch_optional(self.conn())
@@ -108,30 +147,69 @@ impl WriteTx {
         };
         let actor = self.actor.name.clone();
         let hash = audit_hash(&prev, at, &actor, kind, place, subject, &detail);
-        // The event and its audit row in one round trip (the audit hash does not depend on the seq).
-        let sql = self.turn.store().two_writes(
+        // The audit hash does not depend on the event's sequence number, so both go in one statement.
+        w.write_returning(
             "INSERT INTO events (at, kind, place_code, subject, data) VALUES ($1, $2, $3, $4, $5) RETURNING seq",
+        )
+        .bind(at)
+        .bind(kind.to_string())
+        .bind(place.to_string())
+        .bind(subject.to_string())
+        .bind(detail.clone());
+        w.write(
             "INSERT INTO audit (at, actor, action, place_code, subject, detail, prev_hash, hash) \
-             VALUES ($1, $6, $2, $3, $4, $5, $7, $8)",
-        );
-        let seq: i64 = sqlx::query_scalar(&sql)
-            .bind(at)
-            .bind(kind)
-            .bind(place)
-            .bind(subject)
-            .bind(&detail)
-            .bind(&actor)
-            .bind(&prev)
-            .bind(&hash)
-            .fetch_all(self.conn())
-            .await?
-            .first()
-            .copied()
-            .ok_or_else(|| StoreError::Corrupt("an event insert returned no sequence number".into()))?;
-        self.last_hash = Some(hash);
-        self.tally(kind, place, &data, at);
-        self.pending.push(Event { seq, at, kind: kind.into(), place: place.into(), subject: subject.into(), data });
-        Ok(seq)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(at)
+        .bind(actor)
+        .bind(kind.to_string())
+        .bind(place.to_string())
+        .bind(subject.to_string())
+        .bind(detail)
+        .bind(prev)
+        .bind(hash.clone());
+        w.head = Some(hash);
+        w.counters.extend(crate::stats::counters_at(kind, place, &data, at));
+        w.events.push(Event { seq: 0, at, kind: kind.into(), place: place.into(), subject: subject.into(), data });
+        Ok(())
+    }
+
+    /// Sends joined writes as one statement; what they recorded joins this transaction. Returns what
+    /// their returning pieces returned (an event's sequence number each), in order.
+    pub(crate) async fn send(&mut self, mut w: JoinedWrites) -> Result<Vec<i64>, StoreError> {
+        if w.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (sql, args, returning) = w.finish()?;
+        self.turn.writing();
+        let rows = sqlx::query_with(&sql, args).fetch_all(self.conn()).await?;
+        let returned: Vec<i64> = if returning == 0 {
+            Vec::new()
+        } else {
+            rows.iter().map(|r| r.try_get::<i64, _>(0)).collect::<Result<_, _>>()?
+        };
+        if returned.len() != returning || w.events.len() > returning {
+            return Err(StoreError::Corrupt(format!(
+                "joined writes returned {} rows for {returning} returning statements",
+                returned.len()
+            )));
+        }
+        // Events are the returning pieces, added in order; nothing else returns.
+        for (e, seq) in w.events.iter_mut().zip(&returned) {
+            e.seq = *seq;
+        }
+        self.pending.append(&mut w.events);
+        self.counters.append(&mut w.counters);
+        if w.head.is_some() {
+            self.last_hash = w.head;
+        }
+        Ok(returned)
+    }
+
+    /// A checked transaction ([`Store::begin_checked`]) that must write in several statements after
+    /// all opens its savepoint here, before writing; a no-op for any other.
+    pub(crate) async fn savepoint_now(&mut self) -> Result<(), StoreError> {
+        self.turn.savepoint_now().await
     }
 
     /// Queues a message (SMS, webhook) to be sent after commit by the outbox worker. A destination that
@@ -145,19 +223,9 @@ impl WriteTx {
         payload: &serde_json::Value,
         idempotency_key: &str,
     ) -> Result<(), StoreError> {
-        let now = now_ms();
-        sqlx::query(
-            "INSERT INTO outbox (created_at, channel, destination, payload, idempotency_key, next_attempt_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (idempotency_key) DO NOTHING",
-        )
-        .bind(now)
-        .bind(channel)
-        .bind(destination)
-        .bind(payload.to_string())
-        .bind(idempotency_key)
-        .bind(now)
-        .execute(self.conn())
-        .await?;
+        let mut w = self.writes();
+        outbox_into(&mut w, channel, destination, payload, idempotency_key);
+        self.send(w).await?;
         Ok(())
     }
 
@@ -173,18 +241,27 @@ impl WriteTx {
     }
 }
 
-impl Store {
-    /// Two writes in one round trip, for the hottest paths: `first` ends in `RETURNING`, whose rows the
-    /// query returns; `second` returns nothing and does not depend on `first`. SQLite runs the two
-    /// statements in turn (sqlx binds numbered parameters of every statement from one list; fetch all
-    /// rows so that both run); PostgreSQL runs them as data-modifying CTEs of one statement.
-    pub(crate) fn two_writes(&self, first: &str, second: &str) -> String {
-        match self.backend() {
-            Backend::Sqlite => format!("{first}; {second}"),
-            Backend::Postgres => format!("WITH first AS ({first}), second AS ({second}) SELECT * FROM first"),
-        }
-    }
+/// Adds a queued message to joined writes (see [`WriteTx::outbox`]).
+pub(crate) fn outbox_into(
+    w: &mut JoinedWrites,
+    channel: &str,
+    destination: &str,
+    payload: &serde_json::Value,
+    idempotency_key: &str,
+) {
+    let now = now_ms();
+    w.write(
+        "INSERT INTO outbox (created_at, channel, destination, payload, idempotency_key, next_attempt_at) \
+         VALUES ($1, $2, $3, $4, $5, $1) ON CONFLICT (idempotency_key) DO NOTHING",
+    )
+    .bind(now)
+    .bind(channel.to_string())
+    .bind(destination.to_string())
+    .bind(payload.to_string())
+    .bind(idempotency_key.to_string());
+}
 
+impl Store {
     /// Events after `seq`, oldest first: how a stream resumes from `Last-Event-ID`.
     pub async fn events_after(&self, seq: i64, limit: i64) -> Result<Vec<Event>, StoreError> {
         let rows: Vec<(i64, i64, String, String, String, String)> = sqlx::query_as(

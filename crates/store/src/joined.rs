@@ -1,0 +1,199 @@
+//! Several writes sent to the database as one statement: one round trip (PostgreSQL) or one hop to
+//! SQLite's connection thread, however many rows a change writes.
+//!
+//! Each piece is written with its own parameters numbered from `$1`; they are renumbered as the
+//! pieces are joined, and their values go into one argument list. SQLite runs the pieces in turn (sqlx
+//! binds numbered parameters of every statement from that one list); PostgreSQL runs them as
+//! data-modifying CTEs of one statement. Pieces must not depend on each other's effects (on
+//! PostgreSQL they all see the statement's snapshot) and must not change the same row twice.
+
+use crate::db::Backend;
+use crate::error::StoreError;
+use crate::group_commit::CounterKey;
+use crate::write::Event;
+use sqlx::any::AnyArguments;
+use sqlx::{Any, Arguments, Encode, Type};
+
+/// Writes to be sent as one statement with [`crate::WriteTx::send`]. What they record (events, the
+/// audit chain's head, dashboard counters) joins the transaction only when they are sent.
+pub(crate) struct JoinedWrites {
+    backend: Backend,
+    pieces: Vec<Piece>,
+    args: AnyArguments<'static>,
+    bound: usize,
+    bind_error: Option<String>,
+    /// Events recorded into these writes; their sequence numbers come back from the send.
+    pub(crate) events: Vec<Event>,
+    /// The audit chain's head after these writes.
+    pub(crate) head: Option<String>,
+    pub(crate) counters: Vec<(CounterKey, i64)>,
+}
+
+struct Piece {
+    sql: String,
+    /// The first parameter number of this piece in the joined statement, less one.
+    offset: usize,
+    /// The highest parameter number the piece uses, before renumbering.
+    highest: usize,
+    /// The piece returns one row with one BIGINT (an event's sequence number).
+    returns: bool,
+}
+
+impl JoinedWrites {
+    pub(crate) fn new(backend: Backend) -> Self {
+        JoinedWrites {
+            backend,
+            pieces: Vec::new(),
+            args: AnyArguments::default(),
+            bound: 0,
+            bind_error: None,
+            events: Vec::new(),
+            head: None,
+            counters: Vec::new(),
+        }
+    }
+
+    /// Adds a statement that returns nothing; bind its parameters next, in order.
+    pub(crate) fn write(&mut self, sql: &str) -> &mut Self {
+        self.piece(sql, false)
+    }
+
+    /// Adds a statement ending in `RETURNING <one BIGINT>`; [`crate::WriteTx::send`] hands back what
+    /// these return, in the order they were added.
+    pub(crate) fn write_returning(&mut self, sql: &str) -> &mut Self {
+        self.piece(sql, true)
+    }
+
+    fn piece(&mut self, sql: &str, returns: bool) -> &mut Self {
+        let (sql, highest) = renumber(sql, self.bound);
+        self.pieces.push(Piece { sql, offset: self.bound, highest, returns });
+        self
+    }
+
+    pub(crate) fn bind<T>(&mut self, value: T) -> &mut Self
+    where
+        T: Encode<'static, Any> + Type<Any> + 'static,
+    {
+        if let Err(e) = self.args.add(value) {
+            self.bind_error.get_or_insert(e.to_string());
+        }
+        self.bound += 1;
+        self
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.pieces.is_empty()
+    }
+
+    /// The joined statement and its arguments; checks that each piece got exactly its parameters.
+    pub(crate) fn finish(&mut self) -> Result<(String, AnyArguments<'static>, usize), StoreError> {
+        if let Some(e) = self.bind_error.take() {
+            return Err(StoreError::Corrupt(format!("a value could not be bound: {e}")));
+        }
+        for (i, p) in self.pieces.iter().enumerate() {
+            let next = self.pieces.get(i + 1).map(|n| n.offset).unwrap_or(self.bound);
+            if p.offset + p.highest != next {
+                return Err(StoreError::Corrupt(format!(
+                    "joined write {i} uses {} parameters but {} were bound",
+                    p.highest,
+                    next - p.offset
+                )));
+            }
+        }
+        let returning = self.pieces.iter().filter(|p| p.returns).count();
+        let sql = match self.backend {
+            Backend::Sqlite => self.pieces.iter().map(|p| p.sql.as_str()).collect::<Vec<_>>().join("; "),
+            Backend::Postgres => {
+                let ctes: Vec<String> =
+                    self.pieces.iter().enumerate().map(|(i, p)| format!("w{i} AS ({})", p.sql)).collect();
+                // What the returning pieces return, in the order they were added.
+                let returns: Vec<usize> =
+                    self.pieces.iter().enumerate().filter(|(_, p)| p.returns).map(|(i, _)| i).collect();
+                let tail = match returns.as_slice() {
+                    [] => "SELECT 0".to_string(),
+                    [one] => format!("SELECT * FROM w{one}"),
+                    many => format!(
+                        "SELECT x FROM ({}) r ORDER BY k",
+                        many.iter()
+                            .map(|i| format!("SELECT {i} AS k, (SELECT * FROM w{i}) AS x"))
+                            .collect::<Vec<_>>()
+                            .join(" UNION ALL ")
+                    ),
+                };
+                format!("WITH {} {tail}", ctes.join(", "))
+            }
+        };
+        let args = std::mem::take(&mut self.args);
+        Ok((sql, args, returning))
+    }
+}
+
+/// Shifts every `$N` in `sql` by `offset`; returns the new text and the highest N seen.
+fn renumber(sql: &str, offset: usize) -> (String, usize) {
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut highest = 0;
+    let mut chars = sql.char_indices().peekable();
+    while let Some((_, c)) = chars.next() {
+        if c != '$' {
+            out.push(c);
+            continue;
+        }
+        let mut n = 0usize;
+        let mut digits = 0;
+        while let Some(&(_, d)) = chars.peek() {
+            match d.to_digit(10) {
+                Some(v) => {
+                    n = n * 10 + v as usize;
+                    digits += 1;
+                    chars.next();
+                }
+                None => break,
+            }
+        }
+        if digits == 0 {
+            out.push('$');
+        } else {
+            highest = highest.max(n);
+            out.push('$');
+            out.push_str(&(n + offset).to_string());
+        }
+    }
+    (out, highest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameters_are_renumbered_across_pieces() {
+        assert_eq!(renumber("a = $1 AND b = $12, $1", 3), ("a = $4 AND b = $15, $4".to_string(), 12));
+        assert_eq!(renumber("no params, cost $ 5", 7), ("no params, cost $ 5".to_string(), 0));
+    }
+
+    #[test]
+    fn joined_statements_check_their_parameters() {
+        let mut w = JoinedWrites::new(Backend::Sqlite);
+        w.write("UPDATE t SET a = $1 WHERE id = $2").bind(1i64).bind(2i64);
+        w.write_returning("INSERT INTO e (x) VALUES ($1) RETURNING seq").bind("x".to_string());
+        let (sql, _, returning) = w.finish().unwrap_or_else(|e| unreachable!("{e}"));
+        assert_eq!(sql, "UPDATE t SET a = $1 WHERE id = $2; INSERT INTO e (x) VALUES ($3) RETURNING seq");
+        assert_eq!(returning, 1);
+
+        let mut pg = JoinedWrites::new(Backend::Postgres);
+        pg.write("UPDATE t SET a = $1").bind(1i64);
+        pg.write_returning("INSERT INTO e (x) VALUES ($1) RETURNING seq").bind(2i64);
+        let (sql, _, _) = pg.finish().unwrap_or_else(|e| unreachable!("{e}"));
+        assert_eq!(
+            sql,
+            "WITH w0 AS (UPDATE t SET a = $1), w1 AS (INSERT INTO e (x) VALUES ($2) RETURNING seq) \
+             SELECT * FROM w1"
+        );
+
+        // A piece given one value too few is caught before anything is sent.
+        let mut short = JoinedWrites::new(Backend::Sqlite);
+        short.write("UPDATE t SET a = $1 WHERE id = $2").bind(1i64);
+        short.write("DELETE FROM t WHERE id = $1").bind(3i64);
+        assert!(short.finish().is_err());
+    }
+}
