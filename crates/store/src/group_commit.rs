@@ -268,7 +268,7 @@ async fn settle(b: &mut Batch, store: &Store) {
     let counters = std::mem::take(&mut b.counters);
     let since = std::time::Instant::now();
     let result = async {
-        crate::stats::write_counters(&mut tx, &counters).await?;
+        crate::stats::write_counters(&mut tx, store.backend(), &counters).await?;
         tx.commit().await?;
         Ok::<(), StoreError>(())
     }

@@ -12,7 +12,7 @@ use crate::error::StoreError;
 use crate::group_commit::CounterKey;
 use crate::write::Event;
 use sqlx::any::AnyArguments;
-use sqlx::{Any, Arguments, Encode, Type};
+use sqlx::{Any, Arguments, Encode, Row, Type};
 
 /// Writes to be sent as one statement with [`crate::WriteTx::send`]. What they record (events, the
 /// audit chain's head, dashboard counters) joins the transaction only when they are sent.
@@ -125,6 +125,29 @@ impl JoinedWrites {
         };
         let args = std::mem::take(&mut self.args);
         Ok((sql, args, returning))
+    }
+}
+
+impl JoinedWrites {
+    /// Sends the writes as one statement on `conn`; returns what the returning pieces returned.
+    pub(crate) async fn run(&mut self, conn: &mut sqlx::AnyConnection) -> Result<Vec<i64>, StoreError> {
+        if self.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (sql, args, returning) = self.finish()?;
+        let rows = sqlx::query_with(&sql, args).fetch_all(conn).await?;
+        let returned: Vec<i64> = if returning == 0 {
+            Vec::new()
+        } else {
+            rows.iter().map(|r| r.try_get::<i64, _>(0)).collect::<Result<_, _>>()?
+        };
+        if returned.len() != returning {
+            return Err(StoreError::Corrupt(format!(
+                "joined writes returned {} rows for {returning} returning statements",
+                returned.len()
+            )));
+        }
+        Ok(returned)
     }
 }
 

@@ -82,20 +82,26 @@ pub(crate) fn counters_at(kind: &str, place: &str, data: &Value, at: i64) -> Vec
 /// Adds a batch's summed counters (group_commit.rs), inside its transaction.
 pub(crate) async fn write_counters(
     conn: &mut sqlx::AnyConnection,
+    backend: crate::db::Backend,
     counters: &BTreeMap<CounterKey, i64>,
 ) -> Result<(), StoreError> {
-    for ((county, day, metric, dim), by) in counters {
-        sqlx::query(
-            "INSERT INTO stat_counters (county, day, metric, dim, value) VALUES ($1, $2, $3, $4, $5) \
-             ON CONFLICT (county, day, metric, dim) DO UPDATE SET value = stat_counters.value + excluded.value",
-        )
-        .bind(county)
-        .bind(day)
-        .bind(*metric)
-        .bind(dim)
-        .bind(*by)
-        .execute(&mut *conn)
-        .await?;
+    // A few hundred per statement (within every backend's limit on parameters): the keys are
+    // distinct, so no row is changed twice in one statement.
+    let keys: Vec<_> = counters.iter().collect();
+    for chunk in keys.chunks(500) {
+        let mut w = crate::joined::JoinedWrites::new(backend);
+        for ((county, day, metric, dim), by) in chunk {
+            w.write(
+                "INSERT INTO stat_counters (county, day, metric, dim, value) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (county, day, metric, dim) DO UPDATE SET value = stat_counters.value + excluded.value",
+            )
+            .bind(county.clone())
+            .bind(day.clone())
+            .bind(*metric)
+            .bind(dim.clone())
+            .bind(**by);
+        }
+        w.run(conn).await?;
     }
     Ok(())
 }

@@ -10,7 +10,7 @@ use crate::joined::JoinedWrites;
 use crate::now_ms;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use sqlx::{AnyConnection, Row};
+use sqlx::AnyConnection;
 
 /// Who makes a change: a staff member, a citizen, or the system itself.
 #[derive(Debug, Clone, Serialize)]
@@ -180,19 +180,10 @@ impl WriteTx {
         if w.is_empty() {
             return Ok(Vec::new());
         }
-        let (sql, args, returning) = w.finish()?;
         self.turn.writing();
-        let rows = sqlx::query_with(&sql, args).fetch_all(self.conn()).await?;
-        let returned: Vec<i64> = if returning == 0 {
-            Vec::new()
-        } else {
-            rows.iter().map(|r| r.try_get::<i64, _>(0)).collect::<Result<_, _>>()?
-        };
-        if returned.len() != returning || w.events.len() > returning {
-            return Err(StoreError::Corrupt(format!(
-                "joined writes returned {} rows for {returning} returning statements",
-                returned.len()
-            )));
+        let returned = w.run(self.turn.conn()).await?;
+        if w.events.len() > returned.len() {
+            return Err(StoreError::Corrupt("an event insert returned no sequence number".into()));
         }
         // Events are the returning pieces, added in order; nothing else returns.
         for (e, seq) in w.events.iter_mut().zip(&returned) {
