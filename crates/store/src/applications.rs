@@ -3,7 +3,8 @@
 //! transaction. Files are content-addressed (SHA-256 of the bytes), sealed at rest, and checked by
 //! content before anything is written: a request with one bad file stores nothing.
 
-use crate::cases::{ActionInput, CaseActor, NewCase};
+use crate::case_actions::ActionInput;
+use crate::cases::{CaseActor, NewCase};
 use crate::citizens::Citizen;
 use crate::db::Store;
 use crate::error::StoreError;
@@ -331,7 +332,7 @@ impl Store {
                 place: county.clone(),
             };
             let case_id = self.accept_case_in(&mut tx, &by, &new_case, today).await?;
-            sqlx::query("UPDATE cases SET delivery_choice = $1 WHERE id = $2")
+            sqlx::query("UPDATE cases SET delivery_choice = $1, version = version + 1 WHERE id = $2")
                 .bind(input.delivery.as_ref().map(|d| vault.seal(&json!(d).to_string())))
                 .bind(case_id)
                 .execute(tx.conn())
@@ -620,7 +621,7 @@ impl Store {
                 "the result has left; the delivery cannot change",
             ));
         }
-        sqlx::query("UPDATE cases SET delivery_choice = $1 WHERE id = $2")
+        sqlx::query("UPDATE cases SET delivery_choice = $1, version = version + 1 WHERE id = $2")
             .bind(self.vault().seal(&json!(choice).to_string()))
             .bind(id)
             .execute(tx.conn())

@@ -10,13 +10,12 @@ use crate::now_ms;
 use crate::write::{outbox_into, Actor, WriteTx};
 use chrono::NaiveDate;
 use onewindow_core::calendar::WorkingDays;
-use onewindow_core::flow::{Flow, Holder, Refusal, Taker};
+use onewindow_core::flow::{Flow, Holder, Taker};
 use onewindow_core::ids::{IdNumber, PhoneNumber};
 use onewindow_core::lobby::local_day;
 use onewindow_core::mask::{mask_id_number, mask_name, mask_phone};
 use onewindow_core::place::{PlaceCode, PlaceLevel};
 use onewindow_core::{FieldError, Invalid};
-use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -193,29 +192,22 @@ pub(crate) struct CaseRow {
     pub delivery: Option<String>,
     pub trips: i64,
     pub closed_at: Option<i64>,
-}
-
-/// A case as an action reads it: with whether it is part of an open bundle (most are not, and then
-/// the bundle rules need not be read).
-#[derive(sqlx::FromRow)]
-struct ActingRow {
-    #[sqlx(flatten)]
-    case: CaseRow,
-    in_bundle: i64,
+    /// Adds one with every change of the row (see case_actions.rs).
+    pub version: i64,
 }
 
 pub(crate) const CASE_SELECT: &str = "SELECT c.id, c.number, c.track_token, c.item_code, c.item_version, c.item_name, c.flow_code, \
     c.flow_version, c.state, c.place_code, c.county_code, c.department_id, d.code AS department_code, d.name AS department_name, \
     s.username AS assignee, c.assignee_id, c.channel, c.applicant_name, c.applicant_id_number, c.applicant_phone, c.accepted_by, c.accepted_at, \
     c.accepted_on, c.promised_days, c.statutory_days, c.due_on, c.statutory_due_on, c.paused_since, c.paused_days, c.step_due_on, \
-    c.materials, c.tolerant, c.supplement_due_on, c.pickup_code, c.delivery, c.trips, c.closed_at \
+    c.materials, c.tolerant, c.supplement_due_on, c.pickup_code, c.delivery, c.trips, c.closed_at, c.version \
     FROM cases c JOIN departments d ON d.id = c.department_id LEFT JOIN staff s ON s.id = c.assignee_id";
 
-fn invalid(field: &str, zh: impl Into<String>, en: impl Into<String>) -> StoreError {
+pub(crate) fn invalid(field: &str, zh: impl Into<String>, en: impl Into<String>) -> StoreError {
     StoreError::Invalid(Invalid::one(FieldError::new(field, zh, en)))
 }
 
-fn date(s: &str) -> Result<NaiveDate, StoreError> {
+pub(crate) fn date(s: &str) -> Result<NaiveDate, StoreError> {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|e| StoreError::Corrupt(format!("date {s}: {e}")))
 }
 
@@ -761,389 +753,17 @@ impl WriteTx {
             .bind(actor)
             .execute(self.conn())
             .await?;
-        let trips: i64 = sqlx::query_scalar("UPDATE cases SET trips = trips + 1 WHERE id = $1 RETURNING trips")
-            .bind(case)
-            .fetch_one(self.conn())
-            .await?;
+        let trips: i64 = sqlx::query_scalar(
+            "UPDATE cases SET trips = trips + 1, version = version + 1 WHERE id = $1 RETURNING trips",
+        )
+        .bind(case)
+        .fetch_one(self.conn())
+        .await?;
         Ok(trips)
     }
 }
 
-/// What an action carries besides its name.
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct ActionInput {
-    pub action: String,
-    #[serde(default)]
-    pub comment: String,
-    #[serde(default)]
-    pub data: Value,
-}
-
-fn six_digits() -> String {
-    format!("{:06}", rand::thread_rng().gen_range(0..1_000_000))
-}
-
 impl Store {
-    /// Takes an action on a case: the flow says whether it may happen now and by whom; a transition not
-    /// allowed now is a conflict naming the actions that are.
-    pub async fn act_on_case(
-        &self,
-        id: i64,
-        by: &CaseActor,
-        input: &ActionInput,
-        today: Option<NaiveDate>,
-    ) -> Result<CaseView, StoreError> {
-        let (store, who, input2) = (self.clone(), by.clone(), input.clone());
-        self.on_writer_thread(async move {
-            // Checked: an action reads and checks everything before it writes, and then writes in
-            // one statement, so it needs no savepoint of its own.
-            let mut tx = store.begin_checked(&who.actor).await?;
-            store.act_on_case_in(&mut tx, id, &who, &input2, today).await?;
-            tx.commit().await?;
-            Ok(())
-        })
-        .await?;
-        self.case_for(id, Some(by)).await
-    }
-
-    /// An action inside a caller's transaction (a citizen's correction uploads its files and supplies
-    /// in one commit).
-    pub(crate) async fn act_on_case_in(
-        &self,
-        tx: &mut WriteTx,
-        id: i64,
-        by: &CaseActor,
-        input: &ActionInput,
-        today: Option<NaiveDate>,
-    ) -> Result<(), StoreError> {
-        let now = now_ms();
-        let today = today.unwrap_or_else(|| local_day(now));
-        let row: Option<ActingRow> = sqlx::query_as(&format!(
-            "SELECT x.*, CAST(CASE WHEN EXISTS (SELECT 1 FROM bundle_cases b WHERE b.parent_case_id = x.id AND b.status = 'open') \
-             OR EXISTS (SELECT 1 FROM bundle_children k JOIN bundle_cases b ON b.id = k.bundle_case_id \
-             WHERE k.case_id = x.id AND b.status = 'open') THEN 1 ELSE 0 END AS BIGINT) AS in_bundle \
-             FROM ({CASE_SELECT} WHERE c.id = $1) x"
-        ))
-        .bind(id)
-        .fetch_optional(tx.conn())
-        .await?;
-        let (row, in_bundle) = row
-            .filter(|r| can_see(by, &r.case))
-            .map(|r| (r.case, r.in_bundle != 0))
-            .ok_or_else(|| StoreError::not_found(format!("case {id}")))?;
-        let flow = self.flow(&row.flow_code, row.flow_version).await?;
-        let taker = Taker { role: &by.role, level: by.place.level(), department: by.department.as_deref() };
-        let action = match flow.action_for(&row.state, &input.action, &taker, Some(&row.department_code)) {
-            Ok(a) => a.clone(),
-            Err(Refusal::Unknown) => {
-                return Err(invalid(
-                    "action",
-                    format!("未知操作“{}”", input.action),
-                    format!("unknown action \"{}\"", input.action),
-                ))
-            }
-            Err(Refusal::NotNow { allowed }) => {
-                let state = flow.state(&row.state).map(|s| s.name.clone()).unwrap_or_default();
-                return Err(StoreError::conflict(
-                    "action",
-                    format!(
-                        "办件当前为“{state}”，不能“{}”；当前可执行：{}",
-                        input.action,
-                        if allowed.is_empty() { "无".into() } else { allowed.join("、") }
-                    ),
-                    format!(
-                        "the case is \"{}\"; \"{}\" is not allowed now; allowed: {}",
-                        row.state,
-                        input.action,
-                        if allowed.is_empty() { "none".into() } else { allowed.join(", ") }
-                    ),
-                ));
-            }
-            Err(Refusal::NotYours { why_zh, why_en }) => return Err(StoreError::Forbidden { zh: why_zh, en: why_en }),
-        };
-        if action.needs_comment && input.comment.trim().is_empty() {
-            return Err(invalid(
-                "comment",
-                format!("“{}”需要填写理由", action.name),
-                format!("\"{}\" needs a reason", action.code),
-            ));
-        }
-        let mut materials: Vec<MaterialCheck> = serde_json::from_str(&row.materials)?;
-        let mut set_department: Option<i64> = None;
-        let mut set_department_code: Option<String> = None;
-        let mut assignee: Option<Option<i64>> = None;
-        let mut delivery: Option<Value> = None;
-        match action.code.as_str() {
-            "claim" => {
-                if let Some(holder) = row.assignee.as_deref().filter(|h| *h != by.actor.name) {
-                    return Err(StoreError::conflict(
-                        "action",
-                        format!("已由 {holder} 认领"),
-                        format!("already claimed by {holder}"),
-                    ));
-                }
-                assignee = Some(by.actor.staff_id)
-            }
-            "forward" => {
-                let code = input.data["department"].as_str().unwrap_or_default();
-                let d: Option<i64> =
-                    sqlx::query_scalar("SELECT id FROM departments WHERE place_code = $1 AND code = $2")
-                        .bind(&row.county_code)
-                        .bind(code)
-                        .fetch_optional(tx.conn())
-                        .await?;
-                set_department_code = Some(code.to_string());
-                let d = d.ok_or_else(|| {
-                    invalid(
-                        "data.department",
-                        format!("部门“{code}”不存在"),
-                        format!("department \"{code}\" does not exist"),
-                    )
-                })?;
-                if d == row.department_id {
-                    return Err(invalid("data.department", "不能转给本部门", "cannot forward to the same department"));
-                }
-                set_department = Some(d);
-                assignee = Some(None);
-            }
-            "supply" => {
-                let name = input.data["material"].as_str().unwrap_or_default();
-                let m = materials.iter_mut().find(|m| m.name == name && m.status == "missing").ok_or_else(|| {
-                    invalid(
-                        "data.material",
-                        format!("“{name}”不是待补齐的材料"),
-                        format!("\"{name}\" is not a missing material"),
-                    )
-                })?;
-                m.status = "received".into();
-                m.supplied_at = Some(now);
-                m.late =
-                    row.supplement_due_on.as_deref().map(|d| date(d).map(|d| today > d)).transpose()?.unwrap_or(false);
-            }
-            "ship" => {
-                let (address, carrier, tracking) = (
-                    input.data["address"].as_str().unwrap_or_default(),
-                    input.data["carrier"].as_str().unwrap_or_default(),
-                    input.data["tracking"].as_str().unwrap_or_default(),
-                );
-                let mut errs = Invalid::default();
-                for (f, v, zh) in [
-                    ("data.address", address, "收件地址"),
-                    ("data.carrier", carrier, "快递公司"),
-                    ("data.tracking", tracking, "运单号"),
-                ] {
-                    if v.trim().is_empty() || v.chars().count() > 200 {
-                        errs.push(FieldError::new(f, format!("{zh}不能为空"), format!("{} is required", &f[5..])));
-                    }
-                }
-                errs.into_result(())?;
-                delivery = Some(
-                    json!({"method": "express", "address": address.trim(), "carrier": carrier.trim(), "tracking": tracking.trim(), "shipped_at": now}),
-                );
-            }
-            "collect" => {
-                let code = input.data["pickup_code"].as_str().unwrap_or_default();
-                if row.pickup_code.as_deref() != Some(code.trim()) {
-                    return Err(invalid("data.pickup_code", "取件码不正确", "the pick-up code is wrong"));
-                }
-                delivery = Some(json!({"method": "pickup", "collected_at": now}));
-            }
-            "download" => delivery = Some(json!({"method": "electronic", "downloaded_at": now})),
-            "deliver" => {
-                let mut d: Value =
-                    row.delivery.as_deref().and_then(|d| serde_json::from_str(d).ok()).unwrap_or(json!({}));
-                d["delivered_at"] = json!(now);
-                delivery = Some(d);
-            }
-            _ => {}
-        }
-        if action.requires_materials.iter().any(|m| m == "*") {
-            let missing: Vec<&str> =
-                materials.iter().filter(|m| m.status == "missing").map(|m| m.name.as_str()).collect();
-            if !missing.is_empty() {
-                return Err(StoreError::conflict(
-                    "materials",
-                    format!("容缺材料尚未补齐，不能出件：{}", missing.join("、")),
-                    format!("missing materials must be supplied before the result leaves: {}", missing.join(", ")),
-                ));
-            }
-        }
-        let to = flow.next_state(&row.state, &action).to_string();
-        let moved = to != row.state;
-        let from_state = flow.state(&row.state);
-        let to_state = flow.state(&to);
-        // The clock: leaving a paused state adds its working days; entering one pauses.
-        let mut paused_since = row.paused_since.clone();
-        let mut paused_days = row.paused_days;
-        let mut due_on = row.due_on.clone();
-        let mut statutory_due_on = row.statutory_due_on.clone();
-        if moved {
-            let leaving_pause = from_state.is_some_and(|s| !s.counts) && to_state.is_some_and(|s| s.counts);
-            let entering_pause = to_state.is_some_and(|s| !s.counts) && from_state.is_some_and(|s| s.counts);
-            if leaving_pause {
-                if let Some(since) = &row.paused_since {
-                    paused_days += self.working_days_between(date(since)?, today)?;
-                }
-                paused_since = None;
-                let accepted = date(&row.accepted_on)?;
-                due_on = self.add_working_days(accepted, row.promised_days + paused_days)?.to_string();
-                statutory_due_on = self.add_working_days(accepted, row.statutory_days + paused_days)?.to_string();
-            }
-            if entering_pause {
-                paused_since = Some(today.to_string());
-            }
-        }
-        let step_due_on = if moved {
-            match to_state.and_then(|s| s.limit_days) {
-                Some(d) => Some(self.add_working_days(today, i64::from(d))?.to_string()),
-                None => None,
-            }
-        } else {
-            row.step_due_on.clone()
-        };
-        let pickup_code = if moved && to_state.is_some_and(|s| s.holder == Holder::Window) && row.pickup_code.is_none()
-        {
-            Some(six_digits())
-        } else {
-            row.pickup_code.clone()
-        };
-        let closed_at = if to_state.is_some_and(|s| s.terminal) { Some(now) } else { None };
-        // The assignee stays with the department's work; it clears when the case leaves the department.
-        let assignee = match assignee {
-            Some(a) => a,
-            None if moved && to_state.is_some_and(|s| s.holder != Holder::Department) => None,
-            None => row.assignee_id,
-        };
-        let mut data = input.data.clone();
-        if data.is_null() {
-            data = json!({});
-        }
-        if let Some(obj) = data.as_object_mut() {
-            // The pick-up code is the citizen's proof; the timeline does not repeat it.
-            obj.remove("pickup_code");
-        }
-        // A visit at collection counts unless the citizen was already here today for this case.
-        let mut trips = row.trips;
-        let mut visit_reason = None;
-        if action.visit {
-            let today_trips: i64 =
-                sqlx::query_scalar("SELECT COUNT(*) FROM case_trips WHERE case_id = $1 AND day = $2")
-                    .bind(id)
-                    .bind(today.to_string())
-                    .fetch_one(tx.conn())
-                    .await?;
-            if today_trips == 0 {
-                visit_reason = Some(input.data["trip_reason"].as_str().unwrap_or("领取结果").to_string());
-                trips += 1;
-            }
-        }
-        if moved && in_bundle {
-            // The bundle's rules write in statements of their own.
-            tx.savepoint_now().await?;
-        }
-        // Every check is done: the case's new state, its timeline row, the visit, the event, its audit
-        // row and the message go in one statement (the bundle's progress, when there is one, between).
-        let mut w = tx.writes();
-        w.write(
-            "UPDATE cases SET state = $1, department_id = $2, assignee_id = $3, paused_since = $4, paused_days = $5, due_on = $6, \
-             statutory_due_on = $7, step_due_on = $8, step_entered_at = CASE WHEN $9 = 1 THEN $14 ELSE step_entered_at END, \
-             materials = $10, pickup_code = $11, delivery = $12, closed_at = $13, updated_at = $14, trips = $16 WHERE id = $15",
-        )
-        .bind(to.clone())
-        .bind(set_department.unwrap_or(row.department_id))
-        .bind(assignee)
-        .bind(paused_since)
-        .bind(paused_days)
-        .bind(due_on.clone())
-        .bind(statutory_due_on)
-        .bind(step_due_on)
-        .bind(moved as i64)
-        .bind(serde_json::to_string(&materials)?)
-        .bind(pickup_code.clone())
-        .bind(delivery.as_ref().map(|d| d.to_string()).or(row.delivery.clone()))
-        .bind(closed_at)
-        .bind(now)
-        .bind(id)
-        .bind(trips);
-        w.write(
-            "INSERT INTO case_actions (case_id, action, from_state, to_state, actor, staff_id, comment, data, at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(id)
-        .bind(action.code.clone())
-        .bind(row.state.clone())
-        .bind(to.clone())
-        .bind(by.actor.name.clone())
-        .bind(by.actor.staff_id)
-        .bind(input.comment.trim().to_string())
-        .bind(data.to_string())
-        .bind(now);
-        if let Some(reason) = visit_reason {
-            w.write(
-                "INSERT INTO case_trips (case_id, at, day, source, ticket_id, reason, actor) VALUES ($1, $2, $3, 'collect', NULL, $4, $5)",
-            )
-            .bind(id)
-            .bind(now)
-            .bind(today.to_string())
-            .bind(reason)
-            .bind(by.actor.name.clone());
-        }
-        if moved && in_bundle {
-            tx.send(std::mem::replace(&mut w, tx.writes())).await?;
-            self.bundle_progress(tx, &row, &to, closed_at.is_some(), by, today).await?;
-        }
-        // The row was read in this transaction, which is the only writer: its trips and department
-        // stand unless this action changed them above.
-        let department = set_department_code.unwrap_or_else(|| row.department_code.clone());
-        tx.record_into(
-            &mut w,
-            &format!("case.{}", action.code),
-            &row.place_code,
-            &format!("case:{id}"),
-            json!({"number": row.number, "from": row.state, "to": to, "department": department,
-                   "closed": closed_at.is_some(), "on_time": today.to_string() <= due_on, "trips": trips}),
-        )
-        .await?;
-        if let Some(phone) = &row.applicant_phone {
-            let text = match (action.code.as_str(), to_state.map(|s| s.holder)) {
-                (_, Some(Holder::Window)) if moved => pickup_code.as_ref().map(|c| {
-                    format!(
-                        "您的办件{}（{}）已办结，可到统一出件窗口凭取件码{}领取，也可选择免费快递或电子送达。",
-                        row.number, row.item_name, c
-                    )
-                }),
-                ("return", _) => Some(format!(
-                    "您的办件{}需要补正：{}。计时暂停，补正后继续办理。",
-                    row.number,
-                    input.comment.trim()
-                )),
-                ("reject", _) | ("refuse", _) => {
-                    Some(format!("您的办件{}未通过：{}", row.number, input.comment.trim()))
-                }
-                ("ship", _) => delivery.as_ref().map(|d| {
-                    format!(
-                        "您的办件{}结果已寄出，{}运单号{}。",
-                        row.number,
-                        d["carrier"].as_str().unwrap_or_default(),
-                        d["tracking"].as_str().unwrap_or_default()
-                    )
-                }),
-                _ => None,
-            };
-            if let Some(text) = text {
-                outbox_into(
-                    &mut w,
-                    "sms",
-                    phone,
-                    &json!({"text": text, "kind": format!("case.{}", action.code)}),
-                    &format!("case:{id}:{}:{}", action.code, now),
-                );
-            }
-        }
-        tx.send(w).await?;
-        Ok(())
-    }
-
     /// Records a physical visit by hand. The first needs no reason; every further one does.
     pub async fn record_trip(
         &self,

@@ -1167,7 +1167,7 @@ async fn verify_material(
         m.status = "verified".into();
         m.verified_by = Some(verified_by.clone());
     }
-    sqlx::query("UPDATE cases SET materials = $1, updated_at = $2 WHERE id = $3")
+    sqlx::query("UPDATE cases SET materials = $1, updated_at = $2, version = version + 1 WHERE id = $3")
         .bind(serde_json::to_string(&materials)?)
         .bind(now)
         .bind(case_id)

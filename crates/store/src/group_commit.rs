@@ -53,6 +53,9 @@ pub struct GroupStats {
     /// Time the writers' lock was held by writers doing their work, and by commits.
     pub writing: std::time::Duration,
     pub committing: std::time::Duration,
+    /// Optimistic writers whose guard found the row changed since their read, and that were planned
+    /// again under the lock (case_actions.rs).
+    pub replanned: u64,
 }
 
 pub(crate) type Writers = Arc<Mutex<Batch>>;
@@ -141,10 +144,19 @@ impl Turn {
     }
 
     /// Called before a write is sent: from here a checked writer without a savepoint can only be
-    /// undone with its batch.
-    pub(crate) fn writing(&mut self) {
-        if self.undo == Undo::NothingYet {
+    /// undone with its batch. Returns whether this is its first write.
+    pub(crate) fn writing(&mut self) -> bool {
+        let first = self.undo == Undo::NothingYet;
+        if first {
             self.undo = Undo::WithTheBatch;
+        }
+        first
+    }
+
+    /// The first write turned out to write nothing (a guard that did not hold): back to nothing to undo.
+    pub(crate) fn wrote_nothing(&mut self) {
+        if self.undo == Undo::WithTheBatch {
+            self.undo = Undo::NothingYet;
         }
     }
 

@@ -22,6 +22,8 @@ pub(crate) struct JoinedWrites {
     args: AnyArguments<'static>,
     bound: usize,
     bind_error: Option<String>,
+    /// The first piece is a guard: an UPDATE the others happen only if it changed a row.
+    guarded: bool,
     /// Events recorded into these writes; their sequence numbers come back from the send.
     pub(crate) events: Vec<Event>,
     /// The audit chain's head after these writes.
@@ -47,6 +49,7 @@ impl JoinedWrites {
             args: AnyArguments::default(),
             bound: 0,
             bind_error: None,
+            guarded: false,
             events: Vec::new(),
             head: None,
             counters: Vec::new(),
@@ -64,7 +67,45 @@ impl JoinedWrites {
         self.piece(sql, true)
     }
 
+    /// Adds a guard, first: an UPDATE of one row whose WHERE checks what the writes were planned on
+    /// (a version). Every later piece, which must be an `INSERT … VALUES (…)` writing one row, then
+    /// happens only if the guard changed its row; SQLite chains them on `changes()` (so a piece that
+    /// may write no row, such as an upsert doing nothing, goes last), PostgreSQL selects them from the
+    /// guard's result. A guarded write needs a returning piece: none returns when the guard fails.
+    pub(crate) fn guard(&mut self, update: &str) -> &mut Self {
+        if !self.pieces.is_empty() {
+            self.bind_error.get_or_insert("a guard must be the first piece".into());
+        }
+        self.guarded = true;
+        let update = match self.backend {
+            Backend::Sqlite => update.to_string(),
+            Backend::Postgres => format!("{update} RETURNING 1"),
+        };
+        let (sql, highest) = renumber(&update, self.bound);
+        self.pieces.push(Piece { sql, offset: self.bound, highest, returns: false });
+        self
+    }
+
+    pub(crate) fn is_guarded(&self) -> bool {
+        self.guarded
+    }
+
     fn piece(&mut self, sql: &str, returns: bool) -> &mut Self {
+        let conditional;
+        let sql = if self.guarded {
+            match only_if_guarded(sql, self.backend) {
+                Some(c) => {
+                    conditional = c;
+                    conditional.as_str()
+                }
+                None => {
+                    self.bind_error.get_or_insert(format!("a guarded piece must be INSERT … VALUES (…): {sql}"));
+                    sql
+                }
+            }
+        } else {
+            sql
+        };
         let (sql, highest) = renumber(sql, self.bound);
         self.pieces.push(Piece { sql, offset: self.bound, highest, returns });
         self
@@ -101,6 +142,9 @@ impl JoinedWrites {
             }
         }
         let returning = self.pieces.iter().filter(|p| p.returns).count();
+        if self.guarded && returning == 0 {
+            return Err(StoreError::Corrupt("guarded writes need a returning piece".into()));
+        }
         let sql = match self.backend {
             Backend::Sqlite => self.pieces.iter().map(|p| p.sql.as_str()).collect::<Vec<_>>().join("; "),
             Backend::Postgres => {
@@ -141,7 +185,8 @@ impl JoinedWrites {
         } else {
             rows.iter().map(|r| r.try_get::<i64, _>(0)).collect::<Result<_, _>>()?
         };
-        if returned.len() != returning {
+        // A failed guard: nothing was written, so nothing returns.
+        if returned.len() != returning && !(self.guarded && returned.is_empty()) {
             return Err(StoreError::Corrupt(format!(
                 "joined writes returned {} rows for {returning} returning statements",
                 returned.len()
@@ -149,6 +194,35 @@ impl JoinedWrites {
         }
         Ok(returned)
     }
+}
+
+/// `INSERT INTO t (…) VALUES (…) rest` as an insert that happens only if the guard (the first piece)
+/// changed a row.
+fn only_if_guarded(sql: &str, backend: Backend) -> Option<String> {
+    let at = sql.find(" VALUES (")?;
+    let (head, values) = (&sql[..at], &sql[at + " VALUES (".len()..]);
+    let mut depth = 1;
+    let mut close = None;
+    for (i, c) in values.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => {
+                depth -= 1;
+                if depth == 0 {
+                    close = Some(i);
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    let close = close?;
+    let (list, rest) = (&values[..close], &values[close + 1..]);
+    let condition = match backend {
+        Backend::Sqlite => "WHERE changes() = 1",
+        Backend::Postgres => "FROM w0",
+    };
+    Some(format!("{head} SELECT {list} {condition}{rest}"))
 }
 
 /// Shifts every `$N` in `sql` by `offset`; returns the new text and the highest N seen.
@@ -212,6 +286,33 @@ mod tests {
             "WITH w0 AS (UPDATE t SET a = $1), w1 AS (INSERT INTO e (x) VALUES ($2) RETURNING seq) \
              SELECT * FROM w1"
         );
+
+        // Guarded: the inserts happen only if the guard changed its row.
+        let mut g = JoinedWrites::new(Backend::Sqlite);
+        g.guard("UPDATE t SET a = $1 WHERE id = $2 AND version = $3").bind(1i64).bind(2i64).bind(7i64);
+        g.write_returning("INSERT INTO e (x, y) VALUES ($1, 'k') RETURNING seq").bind(4i64);
+        g.write("INSERT INTO o (k) VALUES ($1) ON CONFLICT (k) DO NOTHING").bind(5i64);
+        let (sql, _, _) = g.finish().unwrap_or_else(|e| unreachable!("{e}"));
+        assert_eq!(
+            sql,
+            "UPDATE t SET a = $1 WHERE id = $2 AND version = $3; \
+             INSERT INTO e (x, y) SELECT $4, 'k' WHERE changes() = 1 RETURNING seq; \
+             INSERT INTO o (k) SELECT $5 WHERE changes() = 1 ON CONFLICT (k) DO NOTHING"
+        );
+        let mut g = JoinedWrites::new(Backend::Postgres);
+        g.guard("UPDATE t SET a = $1 WHERE version = $2").bind(1i64).bind(7i64);
+        g.write_returning("INSERT INTO e (x) VALUES ($1) RETURNING seq").bind(4i64);
+        let (sql, _, _) = g.finish().unwrap_or_else(|e| unreachable!("{e}"));
+        assert_eq!(
+            sql,
+            "WITH w0 AS (UPDATE t SET a = $1 WHERE version = $2 RETURNING 1), \
+             w1 AS (INSERT INTO e (x) SELECT $3 FROM w0 RETURNING seq) SELECT * FROM w1"
+        );
+        // A guard with nothing returning could not tell whether it held.
+        let mut g = JoinedWrites::new(Backend::Sqlite);
+        g.guard("UPDATE t SET a = $1").bind(1i64);
+        g.write("INSERT INTO o (k) VALUES ($1)").bind(5i64);
+        assert!(g.finish().is_err());
 
         // A piece given one value too few is caught before anything is sent.
         let mut short = JoinedWrites::new(Backend::Sqlite);

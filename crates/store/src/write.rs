@@ -96,7 +96,7 @@ impl WriteTx {
     /// The connection, for a write sent directly rather than through [`WriteTx::send`] (by a checked
     /// transaction, its first write: see [`Store::begin_checked`]).
     pub(crate) fn conn_to_write(&mut self) -> &mut AnyConnection {
-        self.turn.writing();
+        let _ = self.turn.writing();
         self.turn.conn()
     }
 
@@ -180,13 +180,19 @@ impl WriteTx {
         if w.is_empty() {
             return Ok(Vec::new());
         }
-        self.turn.writing();
+        let _ = self.turn.writing();
         let returned = w.run(self.turn.conn()).await?;
         if w.events.len() > returned.len() {
             return Err(StoreError::Corrupt("an event insert returned no sequence number".into()));
         }
-        // Events are the returning pieces, added in order; nothing else returns.
-        for (e, seq) in w.events.iter_mut().zip(&returned) {
+        self.merge(w, &returned);
+        Ok(returned)
+    }
+
+    /// What sent writes recorded joins this transaction. Events are the returning pieces, added in
+    /// order; nothing else returns.
+    fn merge(&mut self, mut w: JoinedWrites, returned: &[i64]) {
+        for (e, seq) in w.events.iter_mut().zip(returned) {
             e.seq = *seq;
         }
         self.pending.append(&mut w.events);
@@ -194,7 +200,29 @@ impl WriteTx {
         if w.head.is_some() {
             self.last_hash = w.head;
         }
-        Ok(returned)
+    }
+
+    /// Sends guarded joined writes ([`JoinedWrites::guard`]); returns false if the guard did not hold,
+    /// in which case nothing was written and the transaction is as it was.
+    pub(crate) async fn send_guarded(&mut self, mut w: JoinedWrites) -> Result<bool, StoreError> {
+        if !w.is_guarded() {
+            return Err(StoreError::Corrupt("send_guarded needs guarded writes".into()));
+        }
+        let first_write = self.turn.writing();
+        let returned = w.run(self.turn.conn()).await?;
+        if returned.is_empty() {
+            if first_write {
+                self.turn.wrote_nothing();
+            }
+            return Ok(false);
+        }
+        self.merge(w, &returned);
+        Ok(true)
+    }
+
+    /// Counts an optimistic plan that had to be made again under the lock (for the statistics).
+    pub(crate) fn note_replanned(&mut self) {
+        self.turn.batch().stats.replanned += 1;
     }
 
     /// A checked transaction ([`Store::begin_checked`]) that must write in several statements after
