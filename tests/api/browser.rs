@@ -7,6 +7,43 @@ use crate::helpers::{spawn_app, Db, TestApp};
 use std::path::Path;
 use std::process::Command;
 
+/// A stand-in SMS provider for the browser journeys, keeping every message it gets: the app's options
+/// sending SMS to it through the HTTP gateway, and the URL of its inbox (`[{to, text}]`, `SMS_INBOX` for a
+/// script), where a script reads a code "on the phone" (the admin's outbox page masks codes). Serves
+/// until the test ends.
+pub async fn sms_stand_in() -> (onewindow_web::AppOptions, String) {
+    use axum::extract::State;
+    use axum::routing::{get, post};
+    use axum::{Json, Router};
+    use serde_json::{json, Value};
+    use std::sync::{Arc, Mutex};
+    type Inbox = Arc<Mutex<Vec<Value>>>;
+    async fn receive(State(inbox): State<Inbox>, Json(body): Json<Value>) -> axum::http::StatusCode {
+        inbox.lock().unwrap().push(json!({"to": body["to"], "text": body["text"]}));
+        axum::http::StatusCode::OK
+    }
+    async fn list(State(inbox): State<Inbox>) -> Json<Value> {
+        Json(Value::Array(inbox.lock().unwrap().clone()))
+    }
+    let inbox: Inbox = Arc::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let provider = Router::new().route("/sms", post(receive)).route("/inbox", get(list)).with_state(inbox);
+    tokio::spawn(async move { axum::serve(listener, provider).await.unwrap() });
+    let opts = onewindow_web::AppOptions {
+        sms: onewindow_web::outbox::SmsOptions {
+            gateway: onewindow_web::outbox::Gateway::Http {
+                url: format!("http://{addr}/sms"),
+                timeout: std::time::Duration::from_secs(5),
+            },
+            poll_interval: std::time::Duration::from_millis(100),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    (opts, format!("http://{addr}/inbox"))
+}
+
 /// Runs `tests/browser/<script>.mjs` against the app and fails the test with its output if it fails.
 pub async fn run_script(app: &TestApp, script: &str) {
     run_script_env(app, script, &[]).await

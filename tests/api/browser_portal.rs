@@ -8,45 +8,13 @@
 //! shows it masked.
 
 use crate::backend_tests;
-use crate::browser::run_script_env;
+use crate::browser::{run_script_env, sms_stand_in};
 use crate::helpers::{spawn_app_with, Db};
-use axum::extract::State;
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use onewindow_web::outbox::{Gateway, SmsOptions};
-use onewindow_web::AppOptions;
-use serde_json::{json, Value};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
-type Inbox = Arc<Mutex<Vec<Value>>>;
-
-async fn receive(State(inbox): State<Inbox>, Json(body): Json<Value>) -> axum::http::StatusCode {
-    inbox.lock().unwrap().push(json!({"to": body["to"], "text": body["text"]}));
-    axum::http::StatusCode::OK
-}
-
-async fn list(State(inbox): State<Inbox>) -> Json<Value> {
-    Json(Value::Array(inbox.lock().unwrap().clone()))
-}
 
 async fn portal_pages(db: Db) {
-    let inbox: Inbox = Arc::default();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let provider = Router::new().route("/sms", post(receive)).route("/inbox", get(list)).with_state(inbox);
-    let server = tokio::spawn(async move { axum::serve(listener, provider).await.unwrap() });
-    let opts = AppOptions {
-        sms: SmsOptions {
-            gateway: Gateway::Http { url: format!("http://{addr}/sms"), timeout: Duration::from_secs(5) },
-            poll_interval: Duration::from_millis(100),
-            ..SmsOptions::default()
-        },
-        ..AppOptions::default()
-    };
+    let (opts, inbox) = sms_stand_in().await;
     let app = spawn_app_with(db, opts).await;
-    run_script_env(&app, "portal", &[("SMS_INBOX", format!("http://{addr}/inbox"))]).await;
-    server.abort();
+    run_script_env(&app, "portal", &[("SMS_INBOX", inbox)]).await;
 }
 
 backend_tests!(portal_pages);

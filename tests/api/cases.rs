@@ -60,6 +60,7 @@ fn mzj_002(missing_non_key: bool) -> Vec<(&'static str, &'static str)> {
     m
 }
 
+/// The pick-up code from the SMS as it reached the phone ([`crate::helpers::sms_as_sent`]).
 fn pickup_code(app_msgs: &[Value]) -> String {
     let text = app_msgs
         .iter()
@@ -187,7 +188,7 @@ async fn general_flow_over_http(db: Db) {
     let c: Value = acted("approve", json!({})).await.unwrap().json().await.unwrap();
     assert_eq!(c["state"], "result");
     // Collection at the unified window needs the pick-up code from the SMS.
-    let code = pickup_code(&app.store.outbox_recent(100).await.unwrap());
+    let code = pickup_code(&crate::helpers::sms_as_sent(&app).await);
     let r = post(
         &acceptor,
         &format!("/api/v1/cases/{id}/actions"),
@@ -385,7 +386,7 @@ async fn house_building_across_national_day(db: Db) {
     let s = act(&app, c.id, "township", "survey_done", "", json!({}), "2026-10-10").await;
     assert_eq!(s.step_due_on.as_deref(), Some("2026-10-12"), "Saturday 10 October is a working day");
     act(&app, c.id, "township", "approve", "", json!({}), "2026-10-12").await;
-    let code = pickup_code(&app.store.outbox_recent(50).await.unwrap());
+    let code = pickup_code(&crate::helpers::sms_as_sent(&app).await);
     let done = act(&app, c.id, "clerk", "collect", "", json!({"pickup_code": code}), "2026-10-13").await;
     assert_eq!(done.state, "closed");
     assert_eq!(done.urgency, "closed");

@@ -203,3 +203,26 @@ pub fn mzj_002_materials() -> Vec<Value> {
     .map(|n| serde_json::json!({"name": n, "status": "received"}))
     .collect()
 }
+
+/// The text messages as they reach the phone, newest first, in the shape of `Store::outbox_recent`'s rows
+/// (`id`, `destination`, `payload`, `idempotency_key`): the outbox read directly and opened with the
+/// store's keys, as the sender does. The admin's view masks sign-in and pick-up codes, so a test that
+/// needs a code reads it here, as the citizen reads it on their phone.
+pub async fn sms_as_sent(app: &TestApp) -> Vec<Value> {
+    let pool = sqlx::AnyPool::connect(&app.url).await.unwrap();
+    let rows: Vec<(i64, String, String, String)> =
+        sqlx::query_as("SELECT id, destination, payload, idempotency_key FROM outbox ORDER BY id DESC")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    pool.close().await;
+    let vault = app.store.vault();
+    rows.into_iter()
+        .map(|(id, destination, payload, key)| {
+            assert!(payload.starts_with("pd1:"), "outbox payloads are sealed at rest: {payload}");
+            let payload: Value = serde_json::from_str(&vault.open(&payload).unwrap()).unwrap();
+            let destination = vault.open(&destination).unwrap();
+            serde_json::json!({"id": id, "destination": destination, "payload": payload, "idempotency_key": key})
+        })
+        .collect()
+}

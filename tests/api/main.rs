@@ -17,6 +17,7 @@ mod catalogue;
 mod dashboard;
 mod exchange;
 mod hotline;
+mod housekeeping;
 mod input;
 mod lobby;
 mod places;

@@ -3,7 +3,8 @@
 // shows the ticket; a missing KEY material is refused with the server's message and the one-time notice
 // (/refusals/{id}) → accepted with a non-key material missing (容缺受理) → the receipt (number, due date,
 // material to supply, tracking link) → the approver finds it under 待认领, claims and approves it → the
-// pick-up code from the SMS (/admin/messages) → the acceptor at /delivery supplies the material, a wrong
+// pick-up code from the SMS as it reached the phone (the stand-in provider's inbox, SMS_INBOX), shown
+// masked at /admin/messages → the acceptor at /delivery supplies the material, a wrong
 // code is refused, the right one closes the case → /cases/{id}: the timeline lists 受理, 认领, 审批通过,
 // 补齐容缺材料, 窗口领取 in order and #trips is 1 → the public /track/{token} on a phone, masked.
 // Then the 403 path: a village clerk accepts 最低生活保障 (three-level flow, no trip), the township checks
@@ -207,12 +208,22 @@ await withBrowser(
     await expectText(page.locator('#case-state'), '待出件', 'approved: the result waits at the delivery window');
 
     // --- the pick-up code from the SMS ---------------------------------------------------------------
+    let code = null;
+    let smsText = '';
+    for (let i = 0; i < 100 && !code; i++) {
+      const inbox = await (await fetch(process.env.SMS_INBOX)).json();
+      const sms = inbox.filter((m) => m.to === PHONE && m.text.includes(caseNumber) && m.text.includes('取件码')).pop();
+      smsText = sms ? sms.text : '';
+      code = /取件码(\d{6})/.exec(smsText)?.[1];
+      if (!code) await new Promise((r) => setTimeout(r, 100));
+    }
+    check(!!code, `the SMS on the applicant's phone carries the 6-digit pick-up code (${smsText.slice(0, 60)}…)`);
+    // Staff never see the code: the outbox page masks it.
     await logout();
     await login('admin', '/admin/messages');
     const sms = page.locator('#messages-table tbody tr', { hasText: caseNumber }).filter({ hasText: '取件码' }).first();
-    const smsText = squash(await sms.textContent());
-    const code = /取件码(\d{6})/.exec(smsText)?.[1];
-    check(!!code, `the SMS to the applicant carries the 6-digit pick-up code (${smsText.slice(0, 60)}…)`);
+    const listed = squash(await sms.textContent());
+    check(listed.includes('取件码******') && !listed.includes(code), `the admin outbox shows the pick-up code masked (${listed.slice(0, 60)}…)`);
 
     // --- unified delivery: supply, a wrong code, the right code -----------------------------------------
     await context.clearCookies();

@@ -21,6 +21,7 @@ mod flows;
 mod generate;
 mod group_commit;
 mod hotline;
+mod housekeeping;
 mod joined;
 mod lobby;
 mod lobby_report;
@@ -53,6 +54,7 @@ pub use hotline::{
     HotlineEntry, HotlineFilter, HotlineInput, HotlineReport, HotlineStatRow, HotlineView, NewHotlineOrder,
     HOTLINE_CATEGORIES, HOTLINE_DEFAULT_DAYS, HOTLINE_SATISFACTION,
 };
+pub use housekeeping::{Purged, CODE_RETENTION_MS, SESSION_RETENTION_MS};
 pub use lobby::{CallShown, LobbySettings, NewTicket, Placement, Queue, TicketView, WindowAction, WindowView};
 pub use lobby_report::{LoadBalance, LobbyReport, LobbyRow};
 pub use org::{Department, Place, Window, Zone};

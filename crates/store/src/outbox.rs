@@ -10,13 +10,19 @@
 //! Claims and marks run inside a write transaction: on SQLite there is one writer connection, on
 //! PostgreSQL `begin` takes the writers' advisory lock, so a SELECT followed by an UPDATE cannot race
 //! with another worker, in this process or another instance.
+//!
+//! The destination and the payload are sealed at rest (a payload's text may carry a sign-in code or a
+//! pick-up code); a claim hands them over opened, and the admin's view (`Store::outbox_recent`) shows the
+//! payload with its secrets masked ([`mask_secrets`]). Rows queued before payloads were sealed hold
+//! plaintext JSON and are read as they are.
 
 use crate::db::Store;
 use crate::error::StoreError;
 use crate::now_ms;
+use crate::vault::Vault;
 use crate::write::{Actor, WriteTx};
 use serde::Serialize;
-use serde_json::json;
+use serde_json::{json, Value};
 
 /// A claimed message, to be delivered by the worker that claimed it.
 #[derive(Debug, Clone, Serialize)]
@@ -24,7 +30,8 @@ pub struct OutboxMessage {
     pub id: i64,
     pub channel: String,
     pub destination: String,
-    /// At least `{"text": …, "kind": …}`.
+    /// At least `{"text": …, "kind": …}`, opened (it is sealed at rest); null when the keys loaded here
+    /// do not open it.
     pub payload: serde_json::Value,
     pub idempotency_key: String,
     /// Attempts completed before this one.
@@ -47,11 +54,73 @@ fn short(error: &str) -> String {
     error.chars().take(MAX_ERROR_CHARS).collect()
 }
 
-fn kind_of(payload: &str) -> String {
-    serde_json::from_str::<serde_json::Value>(payload)
-        .ok()
+/// A stored payload as JSON. Payloads are sealed (`pd1:…`, see `write::outbox_into`); a row queued before
+/// that holds plaintext JSON, read as it is. None when the payload is sealed under a key not loaded here.
+pub(crate) fn open_payload(vault: &Vault, stored: &str) -> Option<Value> {
+    match vault.open(stored) {
+        Ok(plain) => serde_json::from_str(&plain).ok(),
+        Err(_) if stored.starts_with("pd1:") => None,
+        Err(_) => serde_json::from_str(stored).ok(),
+    }
+}
+
+fn kind_of(vault: &Vault, payload: &str) -> String {
+    open_payload(vault, payload)
         .and_then(|v| v.get("kind").and_then(|k| k.as_str()).map(str::to_string))
         .unwrap_or_default()
+}
+
+/// The kind of a sign-in code message (citizens.rs).
+const CODE_KIND: &str = "citizen.code";
+/// What introduces a pick-up code in a message (case actions).
+const PICKUP_MARK: &str = "取件码";
+/// The characters that may stand between [`PICKUP_MARK`] and the code (`取件码为 123456`, `取件码：123456`).
+const PICKUP_GAP: usize = 2;
+
+/// A payload as staff may see it, in the admin's outbox view: the secrets in its texts masked, each digit
+/// replaced by `*`. The rule, for every string of the payload but its `kind`:
+/// - a sign-in code message (kind `citizen.code`): every digit (the code, whatever its length);
+/// - any message: the run of digits right after 取件码 (the pick-up code), after at most two other
+///   characters (为, ：, a space).
+///
+/// Nothing else is masked: case numbers, dates and times in texts stay readable.
+pub(crate) fn mask_secrets(mut payload: Value) -> Value {
+    let code_message = payload.get("kind").and_then(|k| k.as_str()) == Some(CODE_KIND);
+    if let Some(fields) = payload.as_object_mut() {
+        for (name, value) in fields.iter_mut() {
+            if let (false, Value::String(text)) = (name == "kind", &mut *value) {
+                *text = mask_text(text, code_message);
+            }
+        }
+    }
+    payload
+}
+
+fn mask_text(text: &str, every_digit: bool) -> String {
+    let mut chars: Vec<char> = text.chars().collect();
+    if every_digit {
+        for c in chars.iter_mut().filter(|c| c.is_ascii_digit()) {
+            *c = '*';
+        }
+    }
+    let mark: Vec<char> = PICKUP_MARK.chars().collect();
+    let mut i = 0;
+    while i + mark.len() <= chars.len() {
+        if chars[i..i + mark.len()] != mark[..] {
+            i += 1;
+            continue;
+        }
+        i += mark.len();
+        let start = (i..chars.len()).take(PICKUP_GAP + 1).find(|&j| chars[j].is_ascii_digit());
+        if let Some(start) = start {
+            i = start;
+            while i < chars.len() && chars[i].is_ascii_digit() {
+                chars[i] = '*';
+                i += 1;
+            }
+        }
+    }
+    chars.into_iter().collect()
 }
 
 impl Store {
@@ -106,18 +175,18 @@ impl Store {
         tx.record("outbox.claimed", "", "outbox", json!({"channel": channel, "ids": ids, "lease_until": lease_until}))
             .await?;
         tx.commit().await?;
-        rows.into_iter()
-            .map(|(id, channel, destination, payload, idempotency_key, attempts)| {
-                Ok(OutboxMessage {
-                    id,
-                    channel,
-                    destination: self.vault().open(&destination).unwrap_or(destination),
-                    payload: serde_json::from_str(&payload)?,
-                    idempotency_key,
-                    attempts,
-                })
+        Ok(rows
+            .into_iter()
+            .map(|(id, channel, destination, payload, idempotency_key, attempts)| OutboxMessage {
+                id,
+                channel,
+                destination: self.vault().open(&destination).unwrap_or(destination),
+                // One row that does not open must not hold back the others: the worker fails it alone.
+                payload: open_payload(self.vault(), &payload).unwrap_or_default(),
+                idempotency_key,
+                attempts,
             })
-            .collect()
+            .collect())
     }
 
     /// The gateway accepted the message. Returns false (and writes nothing) when the row was already
@@ -141,7 +210,7 @@ impl Store {
             "outbox.sent",
             "",
             &format!("outbox:{id}"),
-            json!({"kind": kind_of(&payload), "attempts": attempts + 1}),
+            json!({"kind": kind_of(self.vault(), &payload), "attempts": attempts + 1}),
         )
         .await?;
         tx.commit().await?;
@@ -191,7 +260,7 @@ impl Store {
             kind,
             "",
             &format!("outbox:{id}"),
-            json!({"kind": kind_of(&payload), "attempts": attempts + 1, "error": error, "next_attempt_at": next_attempt_at}),
+            json!({"kind": kind_of(self.vault(), &payload), "attempts": attempts + 1, "error": error, "next_attempt_at": next_attempt_at}),
         )
         .await?;
         tx.commit().await?;
@@ -248,7 +317,7 @@ impl Store {
             "outbox.retry",
             "",
             &format!("outbox:{id}"),
-            json!({"kind": kind_of(&payload), "attempts_before": attempts}),
+            json!({"kind": kind_of(self.vault(), &payload), "attempts_before": attempts}),
         )
         .await?;
         tx.commit().await?;
@@ -262,4 +331,47 @@ async fn outbox_row(tx: &mut WriteTx, id: i64) -> Result<Option<(String, i64, St
         .bind(id)
         .fetch_optional(tx.conn())
         .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vault::KeyRing;
+
+    #[test]
+    fn sealed_and_plaintext_payloads_open() {
+        let vault = Vault::new(&KeyRing::generate()).unwrap();
+        let payload = json!({"text": "您的登录验证码为042137", "kind": "citizen.code"});
+        assert_eq!(open_payload(&vault, &vault.seal(&payload.to_string())), Some(payload.clone()));
+        assert_eq!(open_payload(&vault, &payload.to_string()), Some(payload.clone()), "a row from before sealing");
+        let other = Vault::new(&KeyRing::generate()).unwrap();
+        assert_eq!(open_payload(&other, &vault.seal(&payload.to_string())), None, "not another store's keys");
+        assert_eq!(kind_of(&vault, &vault.seal(&payload.to_string())), "citizen.code");
+    }
+
+    #[test]
+    fn secrets_are_masked() {
+        let code =
+            mask_secrets(json!({"text": "您的登录验证码为042137，5分钟内有效。【常山县】", "kind": "citizen.code"}));
+        assert_eq!(code["text"], "您的登录验证码为******，*分钟内有效。【常山县】");
+        assert_eq!(code["kind"], "citizen.code");
+        let pickup = mask_secrets(json!({
+            "text": "您的办件330822-20261202-00001（特困供养）已办结，可到统一出件窗口凭取件码904512领取。",
+            "kind": "case.approve"
+        }));
+        assert_eq!(
+            pickup["text"], "您的办件330822-20261202-00001（特困供养）已办结，可到统一出件窗口凭取件码******领取。",
+            "only the pick-up code"
+        );
+        for (text, masked) in [
+            ("取件码：904512", "取件码：******"),
+            ("取件码为 904512，取件码 1234", "取件码为 ******，取件码 ****"),
+            ("凭取件码领取，办件号330822", "凭取件码领取，办件号330822"),
+        ] {
+            assert_eq!(mask_secrets(json!({"text": text, "kind": "x"}))["text"], masked);
+        }
+        let other = json!({"text": "请A001号到A1窗口办理【常山县】", "kind": "ticket.called"});
+        assert_eq!(mask_secrets(other.clone()), other);
+        assert_eq!(mask_secrets(Value::Null), Value::Null);
+    }
 }

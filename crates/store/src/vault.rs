@@ -11,6 +11,7 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, Weak};
 
 /// The keys, as kept in the key file (or given by configuration).
 #[derive(Clone, Serialize, Deserialize)]
@@ -50,9 +51,13 @@ impl KeyRing {
     }
 }
 
-/// Seals and opens personal data; cheap to clone.
+/// Seals and opens personal data; cheap to clone (the keys are shared).
 #[derive(Clone)]
 pub struct Vault {
+    keys: Arc<Keys>,
+}
+
+struct Keys {
     current: u32,
     ciphers: BTreeMap<u32, ChaCha20Poly1305>,
     hash_key: Vec<u8>,
@@ -60,8 +65,17 @@ pub struct Vault {
 
 impl std::fmt::Debug for Vault {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Vault {{ current: {} }}", self.current)
+        write!(f, "Vault {{ current: {} }}", self.keys.current)
     }
+}
+
+/// Every vault alive in this process (one per open store), held weakly: a vault leaves the list when its
+/// last clone is dropped. See [`Vault::that_sealed`].
+static OPEN_VAULTS: Mutex<Vec<Weak<Keys>>> = Mutex::new(Vec::new());
+
+fn open_vaults() -> std::sync::MutexGuard<'static, Vec<Weak<Keys>>> {
+    // The list is valid whatever a panicking holder was doing: every step leaves it a list of weak refs.
+    OPEN_VAULTS.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -89,22 +103,45 @@ impl Vault {
         if hash_key.len() != 32 {
             return Err(VaultError::Key("the hash key must be 32 bytes".into()));
         }
-        Ok(Vault { current: ring.current, ciphers, hash_key })
+        let keys = Arc::new(Keys { current: ring.current, ciphers, hash_key });
+        let mut open = open_vaults();
+        open.retain(|k| k.strong_count() > 0);
+        open.push(Arc::downgrade(&keys));
+        Ok(Vault { keys })
     }
 
     pub fn current_key(&self) -> u32 {
-        self.current
+        self.keys.current
+    }
+
+    /// The vault that sealed `sealed`, among the vaults alive in this process: one whose keys open it,
+    /// preferring one whose current key is the one it was sealed with. For code that is handed a value
+    /// its store sealed but not the store itself (the outbox's joined writes, `write::outbox_into`).
+    /// None if no live vault opens it (it is not a sealed value, or its store is gone).
+    pub(crate) fn that_sealed(sealed: &str) -> Option<Vault> {
+        let kid = Vault::key_of(sealed)?;
+        // Upgrade under the lock, try outside it: opening is the slow part.
+        let live: Vec<Arc<Keys>> = open_vaults().iter().filter_map(Weak::upgrade).collect();
+        let mut opening = live
+            .into_iter()
+            .map(|keys| Vault { keys })
+            .filter(|v| v.keys.ciphers.contains_key(&kid) && v.open(sealed).is_ok());
+        let first = opening.next()?;
+        if first.current_key() == kid {
+            return Some(first);
+        }
+        Some(opening.find(|v| v.current_key() == kid).unwrap_or(first))
     }
 
     /// `pd1:<key id>:<base64 nonce+ciphertext>`.
     pub fn seal(&self, plain: &str) -> String {
-        let Some(cipher) = self.ciphers.get(&self.current) else { return String::new() };
+        let Some(cipher) = self.keys.ciphers.get(&self.keys.current) else { return String::new() };
         let nonce = ChaCha20Poly1305::generate_nonce(&mut OsRng);
         match cipher.encrypt(&nonce, plain.as_bytes()) {
             Ok(ct) => {
                 let mut out = nonce.to_vec();
                 out.extend(ct);
-                format!("pd1:{}:{}", self.current, B64.encode(out))
+                format!("pd1:{}:{}", self.keys.current, B64.encode(out))
             }
             Err(_) => String::new(),
         }
@@ -116,7 +153,7 @@ impl Vault {
             return Err(VaultError::Open("not a sealed value".into()));
         };
         let kid: u32 = kid.parse().map_err(|_| VaultError::Open("bad key id".into()))?;
-        let cipher = self.ciphers.get(&kid).ok_or_else(|| VaultError::Open(format!("key {kid} is not loaded")))?;
+        let cipher = self.keys.ciphers.get(&kid).ok_or_else(|| VaultError::Open(format!("key {kid} is not loaded")))?;
         let bytes = B64.decode(body).map_err(|e| VaultError::Open(e.to_string()))?;
         if bytes.len() < 12 {
             return Err(VaultError::Open("too short".into()));
@@ -135,7 +172,7 @@ impl Vault {
 
     /// A keyed hash for equality lookups (`kind` separates phones from ID numbers).
     pub fn lookup_hash(&self, kind: &str, value: &str) -> String {
-        let mut mac = match <Hmac<Sha256> as Mac>::new_from_slice(&self.hash_key) {
+        let mut mac = match <Hmac<Sha256> as Mac>::new_from_slice(&self.keys.hash_key) {
             Ok(m) => m,
             Err(_) => return String::new(),
         };
@@ -151,14 +188,16 @@ impl Vault {
     }
 }
 
-/// Every column that holds sealed personal data, as (table, column).
-pub(crate) const SEALED_COLUMNS: [(&str, &str); 17] = [
+/// Every column that holds sealed personal data, as (table, column). An outbox payload is sealed whole (its
+/// text may carry a sign-in or pick-up code); rows queued before that hold plaintext JSON.
+pub(crate) const SEALED_COLUMNS: [(&str, &str); 18] = [
     ("tickets", "phone"),
     ("cases", "applicant_name"),
     ("cases", "applicant_id_number"),
     ("cases", "applicant_phone"),
     ("cases", "delivery_choice"),
     ("outbox", "destination"),
+    ("outbox", "payload"),
     ("hotline_orders", "caller_name"),
     ("hotline_orders", "caller_phone"),
     ("citizen_sessions", "phone"),
@@ -183,7 +222,8 @@ pub(crate) fn sealed_key(table: &str) -> &'static str {
 
 impl crate::db::Store {
     /// Re-seals every sealed value under the current key (after `KeyRing::rotate`), in one
-    /// transaction. Returns how many values were re-sealed.
+    /// transaction, and seals the outbox payloads still in plaintext (queued before payloads were
+    /// sealed). Returns how many values were re-sealed or sealed.
     pub async fn reseal_personal_data(&self) -> Result<usize, crate::StoreError> {
         let vault = self.vault().clone();
         let mut tx = self.begin(&crate::Actor::cli()).await?;
@@ -215,6 +255,18 @@ impl crate::db::Store {
                 update.execute(tx.conn()).await?;
                 n += 1;
             }
+        }
+        let plaintext: Vec<(i64, String)> =
+            sqlx::query_as("SELECT id, payload FROM outbox WHERE payload NOT LIKE 'pd1:%'")
+                .fetch_all(tx.conn())
+                .await?;
+        for (id, payload) in plaintext {
+            sqlx::query("UPDATE outbox SET payload = $1 WHERE id = $2")
+                .bind(vault.seal(&payload))
+                .bind(id)
+                .execute(tx.conn())
+                .await?;
+            n += 1;
         }
         tx.record("keys.rotated", "", "keys", serde_json::json!({"key": vault.current_key(), "resealed": n})).await?;
         tx.commit().await?;
@@ -248,5 +300,29 @@ mod tests {
         assert!(v.open(&tampered).is_err());
         let other = Vault::new(&KeyRing::generate()).unwrap();
         assert!(other.open(&a).is_err());
+    }
+
+    #[test]
+    fn the_vault_that_sealed_a_value() {
+        let mut ring = KeyRing::generate();
+        let first = Vault::new(&ring).unwrap();
+        ring.rotate();
+        let rotated = Vault::new(&ring).unwrap();
+        let stranger = Vault::new(&KeyRing::generate()).unwrap();
+        let by_first = first.seal("13800138000");
+        let found = Vault::that_sealed(&by_first).unwrap();
+        assert_eq!(found.current_key(), 1, "both open it; the one whose current key sealed it is chosen");
+        assert_eq!(found.open(&found.seal("x")).unwrap(), "x");
+        assert!(first.open(&found.seal("x")).is_ok());
+        let by_rotated = rotated.seal("13800138000");
+        assert_eq!(Vault::that_sealed(&by_rotated).map(|v| v.current_key()), Some(2));
+        assert!(Vault::that_sealed(&stranger.seal("x")).is_some_and(|v| v.open(&stranger.seal("y")).is_ok()));
+        assert!(Vault::that_sealed("13800138000").is_none(), "not sealed");
+        // A vault that is gone seals nothing any more.
+        drop(first);
+        drop(found);
+        assert_eq!(Vault::that_sealed(&by_first).map(|v| v.current_key()), Some(2), "the rotated ring still opens it");
+        drop(rotated);
+        assert!(Vault::that_sealed(&by_first).is_none());
     }
 }

@@ -261,6 +261,13 @@ impl WriteTx {
 }
 
 /// Adds a queued message to joined writes (see [`WriteTx::outbox`]).
+///
+/// The payload is sealed at rest like the destination: its text may carry a secret (a sign-in code, a
+/// pick-up code), and the table is read by admins and kept in backups. Joined writes do not carry their
+/// store, so the payload is sealed with the vault that sealed the destination (`Vault::that_sealed`: the
+/// one among this process's open stores whose keys open it). A destination that no open vault sealed
+/// leaves nothing to seal with: the write then fails (nothing is stored) rather than store the payload
+/// in plaintext. The worker opens the payload to send (outbox.rs).
 pub(crate) fn outbox_into(
     w: &mut JoinedWrites,
     channel: &str,
@@ -268,15 +275,35 @@ pub(crate) fn outbox_into(
     payload: &serde_json::Value,
     idempotency_key: &str,
 ) {
+    /// Stands for a payload that could not be sealed: binding it fails, so the writes are refused
+    /// before anything is sent.
+    struct Unsealed;
+    impl sqlx::Type<sqlx::Any> for Unsealed {
+        fn type_info() -> sqlx::any::AnyTypeInfo {
+            <String as sqlx::Type<sqlx::Any>>::type_info()
+        }
+    }
+    impl<'q> sqlx::Encode<'q, sqlx::Any> for Unsealed {
+        fn encode_by_ref(
+            &self,
+            _: &mut <sqlx::Any as sqlx::Database>::ArgumentBuffer<'q>,
+        ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+            Err("an outbox destination must be sealed by its store's vault (the payload is sealed with it)".into())
+        }
+    }
     let now = now_ms();
+    let sealed = crate::vault::Vault::that_sealed(destination).map(|v| v.seal(&payload.to_string()));
     w.write(
         "INSERT INTO outbox (created_at, channel, destination, payload, idempotency_key, next_attempt_at) \
          VALUES ($1, $2, $3, $4, $5, $1) ON CONFLICT (idempotency_key) DO NOTHING",
     )
     .bind(now)
     .bind(channel.to_string())
-    .bind(destination.to_string())
-    .bind(payload.to_string())
+    .bind(destination.to_string());
+    match sealed {
+        Some(payload) => w.bind(payload),
+        None => w.bind(Unsealed),
+    }
     .bind(idempotency_key.to_string());
 }
 
@@ -297,7 +324,8 @@ impl Store {
             .collect()
     }
 
-    /// Outbox rows, newest first (the admin "messages sent" page).
+    /// Outbox rows, newest first (the admin "messages sent" page), with the payload opened and its
+    /// secrets masked (outbox.rs, `mask_secrets`).
     pub async fn outbox_recent(&self, limit: i64) -> Result<Vec<serde_json::Value>, StoreError> {
         let rows: Vec<(i64, i64, String, String, String, String, String, i64)> = sqlx::query_as(
             "SELECT id, created_at, channel, destination, payload, idempotency_key, status, attempts FROM outbox ORDER BY id DESC LIMIT $1",
@@ -310,9 +338,14 @@ impl Store {
             .map(|(id, at, channel, dest, payload, key, status, attempts)| {
                 // Destinations that are personal data are sealed; this is the admin's own view.
                 let dest = self.inner.vault.open(&dest).unwrap_or(dest);
+                // The payload opens (or is plaintext JSON from before payloads were sealed) with its
+                // secrets masked: staff see that a code was sent, never the code. Null when the keys
+                // loaded here do not open it.
+                let payload = crate::outbox::open_payload(&self.inner.vault, &payload)
+                    .map(crate::outbox::mask_secrets)
+                    .unwrap_or_default();
                 serde_json::json!({"id": id, "created_at": at, "channel": channel, "destination": dest,
-                    "payload": serde_json::from_str::<serde_json::Value>(&payload).unwrap_or_default(),
-                    "idempotency_key": key, "status": status, "attempts": attempts})
+                    "payload": payload, "idempotency_key": key, "status": status, "attempts": attempts})
             })
             .collect())
     }

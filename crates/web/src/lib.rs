@@ -118,8 +118,9 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Housekeeping at start and then every ten minutes: tickets left from earlier days are closed as
-/// expired (a hall that forgot to close its day starts the next one clean), and applicants whose
-/// tolerant-acceptance deadline is near are reminded by SMS.
+/// expired (a hall that forgot to close its day starts the next one clean), applicants whose
+/// tolerant-acceptance deadline is near are reminded by SMS, and sign-in codes and sessions past their
+/// retention are purged (crates/store/src/housekeeping.rs).
 async fn housekeeping(store: &Store) {
     if let Err(e) = store.expire_tickets(None, false).await {
         tracing::warn!(error = %e, "expiring old tickets failed");
@@ -130,6 +131,13 @@ async fn housekeeping(store: &Store) {
     }
     if let Err(e) = store.remind_supplements(today).await {
         tracing::warn!(error = %e, "supplement reminders failed");
+    }
+    match store.purge_expired().await {
+        Ok(p) if p != onewindow_store::Purged::default() => {
+            tracing::info!(purged = ?p, "expired codes and sessions purged")
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "housekeeping: purging expired codes and sessions failed"),
     }
 }
 

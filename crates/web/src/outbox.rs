@@ -10,6 +10,9 @@
 //! the gateway's answer and the mark, the lease runs out and the row is delivered again with the SAME
 //! idempotency key, which the provider uses to drop the duplicate. From our side a message is never
 //! sent twice once it is marked sent. See docs/sms.md.
+//!
+//! Payloads (the text, which may carry a sign-in or pick-up code) are sealed at rest like the phone
+//! number; [`Store::claim_due_outbox`] hands them over opened.
 
 use futures::StreamExt;
 use onewindow_store::{Event, OutboxMessage, Store};
@@ -185,6 +188,11 @@ async fn woken(rx: &mut broadcast::Receiver<Event>) -> bool {
 }
 
 async fn deliver(gateway: &Gateway, client: Option<&reqwest::Client>, m: &OutboxMessage) -> Outcome {
+    // Payloads are sealed at rest; the store opens them for the sender. One it cannot open was sealed
+    // under a key this server does not hold (keys.json): retried, as another instance may hold it.
+    if m.payload.is_null() {
+        return Outcome::Failed("the payload cannot be opened with the keys loaded here (keys.json)".into());
+    }
     let Some(text) = m.payload.get("text").and_then(|t| t.as_str()).filter(|t| !t.trim().is_empty()) else {
         return Outcome::Unsendable("the message has no text".into());
     };
