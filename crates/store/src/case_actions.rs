@@ -513,6 +513,7 @@ impl Store {
         if let (Some(phone), Some(text)) = (&p.row.applicant_phone, &p.sms) {
             outbox_into(
                 &mut w,
+                tx.vault(),
                 "sms",
                 phone,
                 &json!({"text": text, "kind": format!("case.{}", p.action)}),

@@ -556,6 +556,7 @@ impl Store {
             }
             outbox_into(
                 &mut w,
+                tx.vault(),
                 "sms",
                 phone,
                 &json!({"text": text, "kind": "case.accepted"}),

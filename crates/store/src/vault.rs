@@ -11,7 +11,7 @@ use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::Arc;
 
 /// The keys, as kept in the key file (or given by configuration).
 #[derive(Clone, Serialize, Deserialize)]
@@ -69,15 +69,6 @@ impl std::fmt::Debug for Vault {
     }
 }
 
-/// Every vault alive in this process (one per open store), held weakly: a vault leaves the list when its
-/// last clone is dropped. See [`Vault::that_sealed`].
-static OPEN_VAULTS: Mutex<Vec<Weak<Keys>>> = Mutex::new(Vec::new());
-
-fn open_vaults() -> std::sync::MutexGuard<'static, Vec<Weak<Keys>>> {
-    // The list is valid whatever a panicking holder was doing: every step leaves it a list of weak refs.
-    OPEN_VAULTS.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum VaultError {
     #[error("key file: {0}")]
@@ -103,34 +94,11 @@ impl Vault {
         if hash_key.len() != 32 {
             return Err(VaultError::Key("the hash key must be 32 bytes".into()));
         }
-        let keys = Arc::new(Keys { current: ring.current, ciphers, hash_key });
-        let mut open = open_vaults();
-        open.retain(|k| k.strong_count() > 0);
-        open.push(Arc::downgrade(&keys));
-        Ok(Vault { keys })
+        Ok(Vault { keys: Arc::new(Keys { current: ring.current, ciphers, hash_key }) })
     }
 
     pub fn current_key(&self) -> u32 {
         self.keys.current
-    }
-
-    /// The vault that sealed `sealed`, among the vaults alive in this process: one whose keys open it,
-    /// preferring one whose current key is the one it was sealed with. For code that is handed a value
-    /// its store sealed but not the store itself (the outbox's joined writes, `write::outbox_into`).
-    /// None if no live vault opens it (it is not a sealed value, or its store is gone).
-    pub(crate) fn that_sealed(sealed: &str) -> Option<Vault> {
-        let kid = Vault::key_of(sealed)?;
-        // Upgrade under the lock, try outside it: opening is the slow part.
-        let live: Vec<Arc<Keys>> = open_vaults().iter().filter_map(Weak::upgrade).collect();
-        let mut opening = live
-            .into_iter()
-            .map(|keys| Vault { keys })
-            .filter(|v| v.keys.ciphers.contains_key(&kid) && v.open(sealed).is_ok());
-        let first = opening.next()?;
-        if first.current_key() == kid {
-            return Some(first);
-        }
-        Some(opening.find(|v| v.current_key() == kid).unwrap_or(first))
     }
 
     /// `pd1:<key id>:<base64 nonce+ciphertext>`.
@@ -300,29 +268,5 @@ mod tests {
         assert!(v.open(&tampered).is_err());
         let other = Vault::new(&KeyRing::generate()).unwrap();
         assert!(other.open(&a).is_err());
-    }
-
-    #[test]
-    fn the_vault_that_sealed_a_value() {
-        let mut ring = KeyRing::generate();
-        let first = Vault::new(&ring).unwrap();
-        ring.rotate();
-        let rotated = Vault::new(&ring).unwrap();
-        let stranger = Vault::new(&KeyRing::generate()).unwrap();
-        let by_first = first.seal("13800138000");
-        let found = Vault::that_sealed(&by_first).unwrap();
-        assert_eq!(found.current_key(), 1, "both open it; the one whose current key sealed it is chosen");
-        assert_eq!(found.open(&found.seal("x")).unwrap(), "x");
-        assert!(first.open(&found.seal("x")).is_ok());
-        let by_rotated = rotated.seal("13800138000");
-        assert_eq!(Vault::that_sealed(&by_rotated).map(|v| v.current_key()), Some(2));
-        assert!(Vault::that_sealed(&stranger.seal("x")).is_some_and(|v| v.open(&stranger.seal("y")).is_ok()));
-        assert!(Vault::that_sealed("13800138000").is_none(), "not sealed");
-        // A vault that is gone seals nothing any more.
-        drop(first);
-        drop(found);
-        assert_eq!(Vault::that_sealed(&by_first).map(|v| v.current_key()), Some(2), "the rotated ring still opens it");
-        drop(rotated);
-        assert!(Vault::that_sealed(&by_first).is_none());
     }
 }

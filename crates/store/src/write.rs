@@ -243,7 +243,7 @@ impl WriteTx {
         idempotency_key: &str,
     ) -> Result<(), StoreError> {
         let mut w = self.writes();
-        outbox_into(&mut w, channel, destination, payload, idempotency_key);
+        outbox_into(&mut w, self.vault(), channel, destination, payload, idempotency_key);
         self.send(w).await?;
         Ok(())
     }
@@ -260,50 +260,26 @@ impl WriteTx {
     }
 }
 
-/// Adds a queued message to joined writes (see [`WriteTx::outbox`]).
-///
-/// The payload is sealed at rest like the destination: its text may carry a secret (a sign-in code, a
-/// pick-up code), and the table is read by admins and kept in backups. Joined writes do not carry their
-/// store, so the payload is sealed with the vault that sealed the destination (`Vault::that_sealed`: the
-/// one among this process's open stores whose keys open it). A destination that no open vault sealed
-/// leaves nothing to seal with: the write then fails (nothing is stored) rather than store the payload
-/// in plaintext. The worker opens the payload to send (outbox.rs).
+/// Adds a queued message to joined writes (see [`WriteTx::outbox`]). The payload is sealed at rest like
+/// the destination: its text may carry a secret (a sign-in code, a pick-up code), and the table is read
+/// by admins and kept in backups. The worker opens it to send (outbox.rs).
 pub(crate) fn outbox_into(
     w: &mut JoinedWrites,
+    vault: &crate::vault::Vault,
     channel: &str,
     destination: &str,
     payload: &serde_json::Value,
     idempotency_key: &str,
 ) {
-    /// Stands for a payload that could not be sealed: binding it fails, so the writes are refused
-    /// before anything is sent.
-    struct Unsealed;
-    impl sqlx::Type<sqlx::Any> for Unsealed {
-        fn type_info() -> sqlx::any::AnyTypeInfo {
-            <String as sqlx::Type<sqlx::Any>>::type_info()
-        }
-    }
-    impl<'q> sqlx::Encode<'q, sqlx::Any> for Unsealed {
-        fn encode_by_ref(
-            &self,
-            _: &mut <sqlx::Any as sqlx::Database>::ArgumentBuffer<'q>,
-        ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
-            Err("an outbox destination must be sealed by its store's vault (the payload is sealed with it)".into())
-        }
-    }
     let now = now_ms();
-    let sealed = crate::vault::Vault::that_sealed(destination).map(|v| v.seal(&payload.to_string()));
     w.write(
         "INSERT INTO outbox (created_at, channel, destination, payload, idempotency_key, next_attempt_at) \
          VALUES ($1, $2, $3, $4, $5, $1) ON CONFLICT (idempotency_key) DO NOTHING",
     )
     .bind(now)
     .bind(channel.to_string())
-    .bind(destination.to_string());
-    match sealed {
-        Some(payload) => w.bind(payload),
-        None => w.bind(Unsealed),
-    }
+    .bind(destination.to_string())
+    .bind(vault.seal(&payload.to_string()))
     .bind(idempotency_key.to_string());
 }
 
