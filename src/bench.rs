@@ -656,8 +656,16 @@ impl Pace {
 /// Durable case transitions per second through the HTTP API: whole lifecycles of 7 transitions
 /// (accept, claim, return, supplement, approve, ship, deliver) by many concurrent clients. With `rate`,
 /// the clients send on a schedule (that many transitions a second in all) and each latency runs from the
-/// request's scheduled time, so time spent queued behind a slow request counts too.
-pub async fn cases(lifecycles: usize, concurrency: usize, rate: Option<f64>, database_url: Option<&str>) -> Result<()> {
+/// request's scheduled time, so time spent queued behind a slow request counts too. Each write asks for
+/// the minimal answer (`Prefer: return=minimal`) unless `full`, when it takes the whole case back.
+pub async fn cases(
+    lifecycles: usize,
+    concurrency: usize,
+    rate: Option<f64>,
+    database_url: Option<&str>,
+    full: bool,
+) -> Result<()> {
+    let prefer = if full { "return=representation" } else { "return=minimal" };
     let backend = if database_url.is_some() { "PostgreSQL" } else { "SQLite" };
     let raw = raw_commit_rate(database_url, 500).await?;
     println!("raw one-row durable commits on {backend}: {raw:.0}/s");
@@ -688,6 +696,7 @@ pub async fn cases(lifecycles: usize, concurrency: usize, rate: Option<f64>, dat
                 let c: Value = client
                     .post(format!("http://{addr}/api/v1/cases"))
                     .bearer_auth(&acceptor)
+                    .header("prefer", prefer)
                     .json(&json!({"item": "MZJ-002", "applicant": {"name": "王五", "phone": "13900001111"}, "materials": materials}))
                     .send()
                     .await?
@@ -708,10 +717,23 @@ pub async fn cases(lifecycles: usize, concurrency: usize, rate: Option<f64>, dat
                     let mut body = extra;
                     body["action"] = json!(action);
                     let t = pace.due().await;
-                    let r = client.post(format!("http://{addr}/api/v1/cases/{id}/actions")).bearer_auth(who).json(&body).send().await?;
+                    let r = client
+                        .post(format!("http://{addr}/api/v1/cases/{id}/actions"))
+                        .bearer_auth(who)
+                        .header("prefer", prefer)
+                        .json(&body)
+                        .send()
+                        .await?;
                     anyhow::ensure!(r.status().is_success(), "{action}: {}", r.status());
-                    let _ = r.bytes().await?;
+                    let after: Value = r.json().await?;
                     s.push(t.elapsed());
+                    // Either answer says where the case now is; the last step closes it.
+                    anyhow::ensure!(after["id"] == json!(id), "{action}: answered for another case");
+                    anyhow::ensure!(
+                        (action == "deliver") == after["closed_at"].is_i64(),
+                        "{action}: closed_at is {}",
+                        after["closed_at"]
+                    );
                 }
             }
             Ok::<_, anyhow::Error>(s)
@@ -725,7 +747,7 @@ pub async fn cases(lifecycles: usize, concurrency: usize, rate: Option<f64>, dat
     let paced = rate.map(|r| format!(", paced at {r:.0}/s")).unwrap_or_default();
     report(
         &format!(
-            "case transitions over HTTP on {backend} ({concurrency} concurrent clients, {per} lifecycles each{paced})"
+            "case transitions over HTTP on {backend} ({concurrency} concurrent clients, {per} lifecycles each{paced}, Prefer: {prefer})"
         ),
         &mut samples,
         wall,

@@ -133,6 +133,10 @@ enum BenchCommand {
         /// Run on this PostgreSQL instead of a temporary SQLite file.
         #[arg(long = "on")]
         on: Option<String>,
+        /// Take the whole case back after each write (as the pages do) instead of asking for the
+        /// minimal answer (`Prefer: return=minimal`).
+        #[arg(long)]
+        full: bool,
     },
     /// Dashboard request latency against a running server (e.g. on a database from `onewindow generate`).
     Dashboard(bench::DashboardArgs),
@@ -441,8 +445,8 @@ async fn main() -> Result<()> {
         Command::Bench(BenchCommand::Lobby { tickets, concurrency, screens, calls }) => {
             bench::lobby(tickets, concurrency, screens, calls).await?;
         }
-        Command::Bench(BenchCommand::Cases { lifecycles, concurrency, rate, on }) => {
-            bench::cases(lifecycles, concurrency, rate, on.as_deref()).await?;
+        Command::Bench(BenchCommand::Cases { lifecycles, concurrency, rate, on, full }) => {
+            bench::cases(lifecycles, concurrency, rate, on.as_deref(), full).await?;
         }
         Command::Bench(BenchCommand::SmsOutage { outage, rate, after, on }) => {
             bench::sms_outage(

@@ -16,8 +16,38 @@ async fn post(app: &TestApp, user: &str, path: &str, body: Value) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
+/// An action asking for the minimal answer: in a bundle it is planned under the lock (the bundle's
+/// rules write too), and its answer must still be where the case now is.
 async fn act(app: &TestApp, user: &str, case: i64, action: &str) -> Value {
-    post(app, user, &format!("/api/v1/cases/{case}/actions"), json!({"action": action})).await
+    let token = app.login(user).await;
+    let r = app
+        .client
+        .post(app.url(&format!("/api/v1/cases/{case}/actions")))
+        .bearer_auth(&token)
+        .header("prefer", "return=minimal")
+        .json(&json!({"action": action}))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    assert_eq!(r.headers().get("preference-applied").map(|v| v.to_str().unwrap()), Some("return=minimal"));
+    let outcome: Value = r.json().await.unwrap();
+    assert!(status.is_success(), "{user} {action} on {case}: {status} {outcome}");
+    let now: Value = app
+        .client
+        .get(app.url(&format!("/api/v1/cases/{case}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for field in ["id", "number", "state", "due_on", "trips", "closed_at"] {
+        assert_eq!(outcome[field], now[field], "{action} on {case}: {field}");
+    }
+    assert_eq!(outcome["action"], action);
+    outcome
 }
 
 async fn bundle(app: &TestApp, id: i64) -> Value {

@@ -693,6 +693,96 @@ async fn concurrent_actions_on_one_case_take_effect_once(db: Db) {
     assert_eq!(app.store.verify_audit().await.unwrap().first_broken, None);
 }
 
+/// `Prefer: return=minimal`: acceptance and each action answer only what they wrote, and that is
+/// exactly where the case now is; without the preference the whole case comes back as before; a
+/// refused action is refused the same either way and changes nothing.
+async fn minimal_answers_say_what_the_write_did(db: Db) {
+    let app = spawn_app(db).await;
+    let (acceptor, approver) = (app.login("acceptor").await, app.login("approver").await);
+    let materials: Vec<Value> = mzj_002(false).iter().map(|(n, s)| json!({"name": n, "status": s})).collect();
+    let application =
+        json!({"item": "MZJ-002", "applicant": {"name": "王五", "phone": "13900001111"}, "materials": materials});
+    let send = |token: &str, path: &str, body: &Value, minimal: bool| {
+        let mut r = app.client.post(app.url(path)).bearer_auth(token).json(body);
+        if minimal {
+            r = r.header("prefer", "respond-async, return=minimal");
+        }
+        r.send()
+    };
+    let read = |id: i64| {
+        let token = acceptor.clone();
+        let url = app.url(&format!("/api/v1/cases/{id}"));
+        let client = app.client.clone();
+        async move { client.get(url).bearer_auth(token).send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    const BRIEF: [&str; 7] = ["id", "number", "action", "state", "due_on", "trips", "closed_at"];
+
+    // Without the preference: the whole case, as the pages use it.
+    let r = send(&acceptor, "/api/v1/cases", &application, false).await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert!(r.headers().get("preference-applied").is_none());
+    let whole: Value = r.json().await.unwrap();
+    assert!(whole["timeline"].is_array() && whole["actions"].is_array(), "{whole}");
+
+    let r = send(&acceptor, "/api/v1/cases", &application, true).await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    assert_eq!(r.headers()["preference-applied"], "return=minimal");
+    let opened: Value = r.json().await.unwrap();
+    let mut keys: Vec<&str> = opened.as_object().unwrap().keys().map(|k| k.as_str()).collect();
+    keys.sort();
+    let mut brief = BRIEF.to_vec();
+    brief.sort();
+    assert_eq!(keys, brief, "only what was written: {opened}");
+    assert_eq!(opened["action"], "accept");
+    let id = opened["id"].as_i64().unwrap();
+    assert_ne!(id, whole["id"].as_i64().unwrap());
+    let now = read(id).await;
+    for field in ["number", "state", "due_on", "trips", "closed_at"] {
+        assert_eq!(opened[field], now[field], "accept: {field}");
+    }
+
+    // A refused action: the same refusal either way, nothing written.
+    let before = read(id).await;
+    for minimal in [false, true] {
+        let r = send(&approver, &format!("/api/v1/cases/{id}/actions"), &json!({"action": "deliver"}), minimal)
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CONFLICT);
+        assert!(r.headers().get("preference-applied").is_none());
+        let e: Value = r.json().await.unwrap();
+        assert_eq!(e["field"], "action", "{e}");
+        assert!(e["message_en"].as_str().unwrap().contains("not allowed now"), "{e}");
+    }
+    assert_eq!(read(id).await, before, "a refused action changes nothing");
+
+    // The lifecycle, each step answered briefly and checked against the case read back.
+    let steps = [
+        (&approver, json!({"action": "claim"})),
+        (&approver, json!({"action": "return", "comment": "补正"})),
+        (&acceptor, json!({"action": "supplement"})),
+        (&approver, json!({"action": "approve"})),
+        (&acceptor, json!({"action": "ship", "data": {"address": "天马街道1号", "carrier": "EMS", "tracking": "E1"}})),
+        (&acceptor, json!({"action": "deliver"})),
+    ];
+    let mut states = vec![opened["state"].clone()];
+    for (who, body) in steps {
+        let r = send(who, &format!("/api/v1/cases/{id}/actions"), &body, true).await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{body}");
+        assert_eq!(r.headers()["preference-applied"], "return=minimal");
+        let did: Value = r.json().await.unwrap();
+        assert_eq!(did["action"], body["action"]);
+        let now = read(id).await;
+        for field in ["id", "number", "state", "due_on", "trips", "closed_at"] {
+            assert_eq!(did[field], now[field], "{}: {field}", body["action"]);
+        }
+        states.push(did["state"].clone());
+    }
+    // The general flow: claiming takes the case without moving it.
+    assert_eq!(states, ["review", "review", "correction", "review", "result", "shipped", "closed"]);
+    assert!(read(id).await["closed_at"].is_i64(), "delivered closes the case");
+    assert_eq!(app.store.verify_audit().await.unwrap().first_broken, None);
+}
+
 backend_tests!(
     general_flow_over_http,
     correction_pauses_the_clock,
@@ -704,4 +794,5 @@ backend_tests!(
     flows_are_checked_and_versioned,
     checked_writers_share_commits_and_fail_together,
     concurrent_actions_on_one_case_take_effect_once,
+    minimal_answers_say_what_the_write_did,
 );

@@ -18,7 +18,7 @@ use onewindow_core::flow::{Holder, Refusal, Taker};
 use onewindow_core::lobby::local_day;
 use onewindow_core::{FieldError, Invalid};
 use rand::Rng;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sqlx::AnyConnection;
 
@@ -78,9 +78,37 @@ pub(crate) struct ActionPlan {
     sms: Option<String>,
 }
 
+/// What a write did to a case, known without reading the case back: the answer to a client that asked
+/// for a minimal reply (`Prefer: return=minimal`), whose next step needs only the case's id and state.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CaseOutcome {
+    pub id: i64,
+    pub number: String,
+    /// The action taken (`accept` for a new case).
+    pub action: String,
+    pub state: String,
+    pub due_on: String,
+    pub trips: i64,
+    pub closed_at: Option<i64>,
+}
+
+impl ActionPlan {
+    fn outcome(&self) -> CaseOutcome {
+        CaseOutcome {
+            id: self.row.id,
+            number: self.row.number.clone(),
+            action: self.action.clone(),
+            state: self.to.clone(),
+            due_on: self.due_on.clone(),
+            trips: self.trips,
+            closed_at: self.closed_at,
+        }
+    }
+}
+
 impl Store {
     /// Takes an action on a case: the flow says whether it may happen now and by whom; a transition not
-    /// allowed now is a conflict naming the actions that are.
+    /// allowed now is a conflict naming the actions that are. Answers the case as the actor now sees it.
     pub async fn act_on_case(
         &self,
         id: i64,
@@ -88,6 +116,18 @@ impl Store {
         input: &ActionInput,
         today: Option<NaiveDate>,
     ) -> Result<crate::cases::CaseView, StoreError> {
+        self.act_on_case_briefly(id, by, input, today).await?;
+        self.case_for(id, Some(by)).await
+    }
+
+    /// Takes an action on a case and answers only what it did, from the plan it wrote: no read-back.
+    pub async fn act_on_case_briefly(
+        &self,
+        id: i64,
+        by: &CaseActor,
+        input: &ActionInput,
+        today: Option<NaiveDate>,
+    ) -> Result<CaseOutcome, StoreError> {
         // Planned from the committed case, outside the lock. A refusal here stands: it is what the
         // case allowed when it was read.
         let plan = {
@@ -102,20 +142,22 @@ impl Store {
             // one statement, so it needs no savepoint of its own.
             let mut tx = store.begin_checked(&who.actor).await?;
             let applied = match &optimistic {
-                Some(plan) => store.apply_action(&mut tx, plan, &who, true).await?,
-                None => false,
+                Some(plan) if store.apply_action(&mut tx, plan, &who, true).await? => Some(plan.outcome()),
+                _ => None,
             };
-            if !applied {
-                if optimistic.is_some() {
-                    tx.note_replanned();
+            let outcome = match applied {
+                Some(outcome) => outcome,
+                None => {
+                    if optimistic.is_some() {
+                        tx.note_replanned();
+                    }
+                    store.act_on_case_in(&mut tx, id, &who, &input2, today).await?
                 }
-                store.act_on_case_in(&mut tx, id, &who, &input2, today).await?;
-            }
+            };
             tx.commit().await?;
-            Ok(())
+            Ok(outcome)
         })
-        .await?;
-        self.case_for(id, Some(by)).await
+        .await
     }
 
     /// An action inside a caller's transaction (a citizen's correction uploads its files and supplies
@@ -127,14 +169,14 @@ impl Store {
         by: &CaseActor,
         input: &ActionInput,
         today: Option<NaiveDate>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<CaseOutcome, StoreError> {
         let plan = self.plan_action(tx.conn(), id, by, input, today).await?;
         if plan.moved && plan.in_bundle {
             // The bundle's rules write in statements of their own.
             tx.savepoint_now().await?;
         }
         self.apply_action(tx, &plan, by, false).await?;
-        Ok(())
+        Ok(plan.outcome())
     }
 
     /// Reads the case on `conn` and checks the action against its flow, its jurisdiction and its

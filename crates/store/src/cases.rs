@@ -4,6 +4,7 @@
 //! timeline row, event, audit row and SMS in one transaction.
 
 use crate::auth::random_token;
+use crate::case_actions::CaseOutcome;
 use crate::db::{Backend, Store};
 use crate::error::StoreError;
 use crate::now_ms;
@@ -287,19 +288,36 @@ impl Store {
         n: &NewCase,
         today: Option<NaiveDate>,
     ) -> Result<CaseView, StoreError> {
+        let opened = self.accept_case_briefly(by, n, today).await?;
+        self.case_for(opened.id, Some(by)).await
+    }
+
+    /// Opens a case and answers only what it wrote: no read-back.
+    pub async fn accept_case_briefly(
+        &self,
+        by: &CaseActor,
+        n: &NewCase,
+        today: Option<NaiveDate>,
+    ) -> Result<CaseOutcome, StoreError> {
         // The checks read the catalogue before the writers' lock is taken.
         let checked = self.check_acceptance(n, today).await?;
         let (store, who, n2) = (self.clone(), by.clone(), n.clone());
-        let id = self
-            .on_writer_thread(async move {
-                // Checked: nothing is left to refuse, and the case is written in two statements.
-                let mut tx = store.begin_checked(&who.actor).await?;
-                let id = store.write_acceptance(&mut tx, &who, &n2, &checked).await?;
-                tx.commit().await?;
-                Ok(id)
+        self.on_writer_thread(async move {
+            // Checked: nothing is left to refuse, and the case is written in two statements.
+            let mut tx = store.begin_checked(&who.actor).await?;
+            let (id, number) = store.write_acceptance(&mut tx, &who, &n2, &checked).await?;
+            tx.commit().await?;
+            Ok(CaseOutcome {
+                id,
+                number,
+                action: "accept".into(),
+                state: checked.initial.clone(),
+                due_on: checked.due_on.to_string(),
+                trips: (n2.channel == "window") as i64,
+                closed_at: None,
             })
-            .await?;
-        self.case_for(id, Some(by)).await
+        })
+        .await
     }
 
     /// Acceptance inside a caller's transaction (a bundle opens its parent case together with the
@@ -312,7 +330,7 @@ impl Store {
         today: Option<NaiveDate>,
     ) -> Result<i64, StoreError> {
         let checked = self.check_acceptance(n, today).await?;
-        self.write_acceptance(tx, by, n, &checked).await
+        Ok(self.write_acceptance(tx, by, n, &checked).await?.0)
     }
 
     /// Every check of an acceptance, and what it works out: the item, its flow, the due dates.
@@ -458,7 +476,7 @@ impl Store {
         by: &CaseActor,
         n: &NewCase,
         a: &Acceptance,
-    ) -> Result<i64, StoreError> {
+    ) -> Result<(i64, String), StoreError> {
         let (now, today, county, item, missing) = (a.now, a.today, a.county.as_str(), &a.stored.item, &a.missing);
         let vault = self.vault();
         let sealed_phone = n.applicant_phone.as_ref().map(|p| vault.seal(p.as_str()));
@@ -564,7 +582,7 @@ impl Store {
             );
         }
         tx.send(w).await?;
-        Ok(id)
+        Ok((id, number))
     }
 
     /// Takes the county's next case number of the day and inserts the case with it; returns the id

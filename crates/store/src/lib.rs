@@ -40,7 +40,7 @@ pub use appointments::{AppointmentView, SlotView};
 pub use audit::AuditReport;
 pub use auth::{NewStaff, Role, SessionInfo, Staff};
 pub use bundles::{child_data, BundleChildView, BundleView};
-pub use case_actions::ActionInput;
+pub use case_actions::{ActionInput, CaseOutcome};
 pub use case_report::{MoreTrips, TripReport, TripRow, WorkView};
 pub use cases::{AllowedAction, CaseActor, CaseView, MaterialCheck, NewCase, TimelineEntry};
 pub use catalogue::{Coverage, CoverageRow, ImportOutcome, StoredItem};

@@ -1,11 +1,13 @@
 //! Cases: acceptance at any window, the back office's work queues and actions, unified delivery,
 //! trips, refusals with the one-time notice, and public tracking.
 
+use super::prefer::{self, ReturnMinimal};
 use crate::auth::CurrentStaff;
 use crate::error::{ApiError, ApiResult, Json, Path, Query};
 use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use onewindow_core::ids::{IdNumber, PhoneNumber};
 use onewindow_core::place::PlaceCode;
 use onewindow_core::{FieldError, Invalid};
@@ -62,13 +64,16 @@ pub struct CaseRequest {
 }
 
 /// Accept a case at a window or a village centre.
+/// With `Prefer: return=minimal` the answer is only what was written (`CaseOutcome`).
 #[utoipa::path(post, path = "/api/v1/cases", tag = "cases", request_body = CaseRequest,
-    responses((status = 201, description = "the case"), (status = 403), (status = 409), (status = 422, description = "a key material is missing, or input is invalid")))]
+    params(("Prefer" = Option<String>, Header, description = "return=minimal: answer only the id, number, state and due date")),
+    responses((status = 201, description = "the case, or with Prefer: return=minimal only what was written"), (status = 403), (status = 409), (status = 422, description = "a key material is missing, or input is invalid")))]
 pub async fn accept(
     State(s): State<AppState>,
     me: CurrentStaff,
+    ReturnMinimal(brief): ReturnMinimal,
     Json(r): Json<CaseRequest>,
-) -> ApiResult<(StatusCode, Json<CaseView>)> {
+) -> ApiResult<Response> {
     me.require(&[Role::Acceptor, Role::VillageClerk])?;
     let by = case_actor(&me)?;
     let mut errs = Invalid::default();
@@ -126,7 +131,11 @@ pub async fn accept(
         ticket_id,
         place,
     };
-    Ok((StatusCode::CREATED, Json(s.store.accept_case(&by, &n, None).await?)))
+    Ok(if brief {
+        prefer::minimal((StatusCode::CREATED, Json(s.store.accept_case_briefly(&by, &n, None).await?)))
+    } else {
+        (StatusCode::CREATED, Json(s.store.accept_case(&by, &n, None).await?)).into_response()
+    })
 }
 
 /// A case with its timeline and the actions the caller may take now.
@@ -158,21 +167,28 @@ pub struct ActionRequest {
 }
 
 /// Take an action on a case. 409 names the actions allowed now; 403 when the flow says it is not yours.
-#[utoipa::path(post, path = "/api/v1/cases/{id}/actions", tag = "cases", params(("id" = i64, Path)), request_body = ActionRequest,
-    responses((status = 200), (status = 403), (status = 404), (status = 409), (status = 422)))]
+/// With `Prefer: return=minimal` the answer is only what the action did (`CaseOutcome`).
+#[utoipa::path(post, path = "/api/v1/cases/{id}/actions", tag = "cases", request_body = ActionRequest,
+    params(("id" = i64, Path), ("Prefer" = Option<String>, Header, description = "return=minimal: answer only the id, number, new state and due date")),
+    responses((status = 200, description = "the case, or with Prefer: return=minimal only what the action did"), (status = 403), (status = 404), (status = 409), (status = 422)))]
 pub async fn act(
     State(s): State<AppState>,
     me: CurrentStaff,
     Path(id): Path<i64>,
+    ReturnMinimal(brief): ReturnMinimal,
     Json(r): Json<ActionRequest>,
-) -> ApiResult<Json<CaseView>> {
+) -> ApiResult<Response> {
     let by = case_actor(&me)?;
     let data = r.data.unwrap_or(json!({}));
     if !data.is_object() {
         return Err(FieldError::new("data", "data 应为对象", "data must be an object").into());
     }
     let input = ActionInput { action: r.action.trim().to_string(), comment: r.comment.unwrap_or_default(), data };
-    Ok(Json(s.store.act_on_case(id, &by, &input, None).await?))
+    Ok(if brief {
+        prefer::minimal(Json(s.store.act_on_case_briefly(id, &by, &input, None).await?))
+    } else {
+        Json(s.store.act_on_case(id, &by, &input, None).await?).into_response()
+    })
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]

@@ -10,6 +10,7 @@ pub mod hotline;
 pub mod lobby;
 pub mod org;
 pub mod portal;
+pub mod prefer;
 pub mod ratings;
 pub mod session;
 pub mod stats;
