@@ -33,16 +33,7 @@ async fn act(app: &TestApp, user: &str, case: i64, action: &str) -> Value {
     assert_eq!(r.headers().get("preference-applied").map(|v| v.to_str().unwrap()), Some("return=minimal"));
     let outcome: Value = r.json().await.unwrap();
     assert!(status.is_success(), "{user} {action} on {case}: {status} {outcome}");
-    let now: Value = app
-        .client
-        .get(app.url(&format!("/api/v1/cases/{case}")))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let now = app.get_json_as(&token, &format!("/api/v1/cases/{case}")).await;
     for field in ["id", "number", "state", "due_on", "trips", "closed_at"] {
         assert_eq!(outcome[field], now[field], "{action} on {case}: {field}");
     }

@@ -205,16 +205,7 @@ async fn general_flow_over_http(db: Db) {
     .await
     .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    let c: Value = app
-        .client
-        .get(app.url(&format!("/api/v1/cases/{id}")))
-        .bearer_auth(&acceptor)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let c = app.get_json_as(&acceptor, &format!("/api/v1/cases/{id}")).await;
     assert_eq!(c["state"], "closed");
     assert_eq!(c["trips"], 1, "collected in the same visit: still one trip");
     let steps: Vec<&str> = c["timeline"].as_array().unwrap().iter().map(|t| t["action"].as_str().unwrap()).collect();
@@ -710,10 +701,8 @@ async fn minimal_answers_say_what_the_write_did(db: Db) {
         r.send()
     };
     let read = |id: i64| {
-        let token = acceptor.clone();
-        let url = app.url(&format!("/api/v1/cases/{id}"));
-        let client = app.client.clone();
-        async move { client.get(url).bearer_auth(token).send().await.unwrap().json::<Value>().await.unwrap() }
+        let (app, token) = (&app, acceptor.clone());
+        async move { app.get_json_as(&token, &format!("/api/v1/cases/{id}")).await }
     };
     const BRIEF: [&str; 7] = ["id", "number", "action", "state", "due_on", "trips", "closed_at"];
 

@@ -149,6 +149,13 @@ impl TestApp {
         r.json().await.unwrap()
     }
 
+    /// GET as a signed-in member (a bearer token); 200 expected.
+    pub async fn get_json_as(&self, token: &str, path: &str) -> Value {
+        let r = self.client.get(self.url(path)).bearer_auth(token).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "GET {path}");
+        r.json().await.unwrap()
+    }
+
     /// Logs in through the API and returns the bearer token.
     pub async fn login(&self, username: &str) -> String {
         let r = self

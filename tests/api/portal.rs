@@ -196,16 +196,7 @@ async fn online_application_end_to_end(db: Db) {
 
     // Staff see the files (bytes as uploaded) and the chosen address.
     let acceptor = app.login("acceptor").await;
-    let c: Value = app
-        .client
-        .get(app.url(&format!("/api/v1/cases/{id}")))
-        .bearer_auth(&acceptor)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let c = app.get_json_as(&acceptor, &format!("/api/v1/cases/{id}")).await;
     assert_eq!((c["channel"].as_str(), c["state"].as_str()), (Some("online"), Some("submitted")));
     let files: Value = app
         .client
