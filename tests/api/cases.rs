@@ -772,6 +772,77 @@ async fn minimal_answers_say_what_the_write_did(db: Db) {
     assert_eq!(app.store.verify_audit().await.unwrap().first_broken, None);
 }
 
+/// The pick-up code is kept only as its keyed hash: the column never holds the texted digits, the code
+/// from the SMS collects and a wrong one does not; a case stored before (the six digits themselves) is
+/// still collected with its code.
+async fn pickup_codes_are_kept_hashed(db: Db) {
+    let app = spawn_app(db).await;
+    let acceptor = actor(&app, "acceptor").await;
+    let application = new_case("MZJ-002", "window", "330822", &mzj_002(false), false);
+    let pool = sqlx::AnyPool::connect(&app.store_url()).await.unwrap();
+    let stored = |id: i64| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, Option<String>>("SELECT pickup_code FROM cases WHERE id = $1")
+                .bind(id)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    let mut ids = Vec::new();
+    let mut numbers = Vec::new();
+    for _ in 0..2 {
+        let opened = app.store.accept_case(&acceptor, &application, Some(d("2026-11-02"))).await.unwrap();
+        let id = opened.id;
+        numbers.push(opened.number);
+        assert_eq!(stored(id).await, None, "no code before the result is ready");
+        act(&app, id, "approver", "claim", "", json!({}), "2026-11-02").await;
+        let ready = act(&app, id, "approver", "approve", "", json!({}), "2026-11-03").await;
+        assert_eq!(ready.state, "result");
+        ids.push(id);
+    }
+    let texts: Vec<String> = crate::helpers::sms_as_sent(&app)
+        .await
+        .iter()
+        .filter_map(|m| m["payload"]["text"].as_str().filter(|t| t.contains("取件码")).map(str::to_string))
+        .collect();
+    assert_eq!(texts.len(), 2, "one code texted per case: {texts:?}");
+    let sent: Vec<String> = numbers
+        .iter()
+        .map(|n| {
+            let text = texts.iter().find(|t| t.contains(n.as_str())).unwrap();
+            text.split("取件码").nth(1).unwrap().chars().take(6).collect()
+        })
+        .collect();
+    let collect = |id: i64, code: &str| {
+        let input = ActionInput { action: "collect".into(), data: json!({"pickup_code": code}), ..Default::default() };
+        let (app, by) = (&app, acceptor.clone());
+        async move { app.store.act_on_case(id, &by, &input, None).await }
+    };
+    // The first case: its column holds a hash of the texted code, never the code.
+    let (first, code) = (ids[0], &sent[0]);
+    let hash = stored(first).await.unwrap();
+    assert!(hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit()), "{hash}");
+    assert!(!hash.contains(code.as_str()));
+    let wrong = if code == "000000" { "000001" } else { "000000" };
+    for shown in [wrong, "", &hash] {
+        let e = collect(first, shown).await.unwrap_err();
+        assert!(e.to_string().contains("pick-up code"), "{shown}: {e}");
+    }
+    assert_eq!(collect(first, &format!(" {code} ")).await.unwrap().state, "closed");
+    // The second, as a case stored before codes were hashed: its six digits in the column.
+    let second = ids[1];
+    sqlx::query("UPDATE cases SET pickup_code = '654321', version = version + 1 WHERE id = $1")
+        .bind(second)
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert!(collect(second, "123456").await.is_err());
+    assert_eq!(collect(second, "654321").await.unwrap().state, "closed");
+    pool.close().await;
+}
+
 backend_tests!(
     general_flow_over_http,
     correction_pauses_the_clock,
@@ -784,4 +855,5 @@ backend_tests!(
     checked_writers_share_commits_and_fail_together,
     concurrent_actions_on_one_case_take_effect_once,
     minimal_answers_say_what_the_write_did,
+    pickup_codes_are_kept_hashed,
 );

@@ -32,6 +32,9 @@ pub struct ActionInput {
     pub data: Value,
 }
 
+/// The kind under which pick-up codes are hashed ([`crate::vault::Vault::lookup_hash`]).
+const PICKUP_CODE_HASH: &str = "pickup_code";
+
 fn six_digits() -> String {
     format!("{:06}", rand::thread_rng().gen_range(0..1_000_000))
 }
@@ -179,6 +182,18 @@ impl Store {
         Ok(plan.outcome())
     }
 
+    /// Whether the code a citizen shows is the case's pick-up code. Codes are stored as their keyed
+    /// hash; a case whose result reached the window before that holds the six digits themselves.
+    fn pickup_code_matches(&self, stored: Option<&str>, shown: &str) -> bool {
+        let shown = shown.trim();
+        match stored {
+            None => false,
+            _ if shown.is_empty() => false,
+            Some(plain) if plain.len() == 6 && plain.bytes().all(|b| b.is_ascii_digit()) => plain == shown,
+            Some(hash) => hash == self.vault().lookup_hash(PICKUP_CODE_HASH, shown),
+        }
+    }
+
     /// Reads the case on `conn` and checks the action against its flow, its jurisdiction and its
     /// data; works out everything it changes. Writes nothing.
     async fn plan_action(
@@ -316,7 +331,7 @@ impl Store {
             }
             "collect" => {
                 let code = input.data["pickup_code"].as_str().unwrap_or_default();
-                if row.pickup_code.as_deref() != Some(code.trim()) {
+                if !self.pickup_code_matches(row.pickup_code.as_deref(), code) {
                     return Err(invalid("data.pickup_code", "取件码不正确", "the pick-up code is wrong"));
                 }
                 delivery = Some(json!({"method": "pickup", "collected_at": now}));
@@ -374,11 +389,13 @@ impl Store {
         } else {
             row.step_due_on.clone()
         };
-        let pickup_code = if moved && to_state.is_some_and(|s| s.holder == Holder::Window) && row.pickup_code.is_none()
-        {
-            Some(six_digits())
-        } else {
-            row.pickup_code.clone()
+        // Each time the result reaches the window the citizen is texted a fresh code; only its keyed
+        // hash is kept (the code is the citizen's proof, like a sign-in code), so an earlier code
+        // cannot be sent again and stops working.
+        let new_pickup_code = (moved && to_state.is_some_and(|s| s.holder == Holder::Window)).then(six_digits);
+        let pickup_code = match &new_pickup_code {
+            Some(code) => Some(self.vault().lookup_hash(PICKUP_CODE_HASH, code)),
+            None => row.pickup_code.clone(),
         };
         let closed_at = if to_state.is_some_and(|s| s.terminal) { Some(now) } else { None };
         // The assignee stays with the department's work; it clears when the case leaves the department.
@@ -412,7 +429,7 @@ impl Store {
         }
         let sms = if row.applicant_phone.is_some() {
             match (action.code.as_str(), to_state.map(|s| s.holder)) {
-                (_, Some(Holder::Window)) if moved => pickup_code.as_ref().map(|c| {
+                (_, Some(Holder::Window)) if moved => new_pickup_code.as_ref().map(|c| {
                     format!(
                         "您的办件{}（{}）已办结，可到统一出件窗口凭取件码{}领取，也可选择免费快递或电子送达。",
                         row.number, row.item_name, c
