@@ -327,10 +327,35 @@ async fn appointments_page(
         .filter(|q| queues.iter().any(|(c, _)| c == q))
         .or_else(|| queues.first().map(|q| q.0.clone()))
         .unwrap_or_default();
-    let day = day.filter(|d| days.contains(d)).or_else(|| days.first().cloned()).unwrap_or_default();
-    let slots = match chrono::NaiveDate::parse_from_str(&day, "%Y-%m-%d") {
-        Ok(d) if !queue.is_empty() => s.store.appointment_slots(&place, &queue, d).await?,
-        _ => Vec::new(),
+    let slots_on = |day: &str| {
+        let (place, queue) = (&place, &queue);
+        let day = chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d");
+        async move {
+            match day {
+                Ok(d) if !queue.is_empty() => s.store.appointment_slots(place, queue, d).await,
+                _ => Ok(Vec::new()),
+            }
+        }
+    };
+    let open = |slots: &[SlotView]| slots.iter().any(|x| x.left > 0 && !x.past);
+    // Without a chosen day, the first day that still has a free slot: in the evening today's are past.
+    let (day, slots) = match day.filter(|d| days.contains(d)) {
+        Some(d) => {
+            let slots = slots_on(&d).await?;
+            (d, slots)
+        }
+        None => {
+            let mut first = None;
+            for d in &days {
+                let slots = slots_on(d).await?;
+                if open(&slots) {
+                    first = Some((d.clone(), slots));
+                    break;
+                }
+                first.get_or_insert((d.clone(), slots));
+            }
+            first.unwrap_or_default()
+        }
     };
     let list = s.store.appointments_of(&me.citizen).await?;
     Ok(AppointmentsPage { t, me, list, queues, queue, days, day, slots, problems, booked })
