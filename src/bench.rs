@@ -680,6 +680,7 @@ pub async fn cases(
     // Each client's gap between requests when paced; clients start spread over one gap.
     let gap = rate.map(|r| Duration::from_secs_f64(concurrency as f64 / r.max(0.001)));
     let group_before = store.group_commit_stats().await;
+    let usage_before = crate::usage::Usage::now();
     let wall = Instant::now();
     let mut tasks = Vec::new();
     for n in 0..concurrency {
@@ -752,6 +753,9 @@ pub async fn cases(
         &mut samples,
         wall,
     );
+    if let Some(line) = crate::usage::Usage::per(usage_before, samples.len(), "transition") {
+        println!("{line}");
+    }
     println!(
         "transitions per second ÷ raw one-row commits per second = {:.2}",
         samples.len() as f64 / wall.as_secs_f64() / raw

@@ -5,6 +5,7 @@ mod bench;
 mod bench_mix;
 mod generate;
 mod simulate;
+mod usage;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand};

@@ -1,0 +1,55 @@
+//! What a benchmark costs this process: CPU time and context switches, from Linux's /proc. The load
+//! driver and the server share the process (and the machine's cores), so the figures are theirs
+//! together — the budget a target rate leaves per transition.
+
+use std::time::Duration;
+
+/// Clock ticks per second in /proc (USER_HZ, 100 on Linux).
+const TICKS_PER_SECOND: u64 = 100;
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Usage {
+    pub cpu: Duration,
+    pub context_switches: u64,
+}
+
+impl Usage {
+    /// This process so far; `None` where /proc is not there.
+    pub fn now() -> Option<Usage> {
+        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+        // Fields after the command name (which may hold spaces) start at the state, field 3.
+        let after = &stat[stat.rfind(')')? + 2..];
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        let (utime, stime): (u64, u64) = (fields.get(11)?.parse().ok()?, fields.get(12)?.parse().ok()?);
+        // Context switches are counted per thread: sum the live ones.
+        let mut context_switches = 0;
+        for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+            let Ok(status) = std::fs::read_to_string(task.path().join("status")) else { continue };
+            for line in status.lines() {
+                if let Some(n) = line
+                    .strip_prefix("voluntary_ctxt_switches:")
+                    .or_else(|| line.strip_prefix("nonvoluntary_ctxt_switches:"))
+                {
+                    context_switches += n.trim().parse::<u64>().unwrap_or(0);
+                }
+            }
+        }
+        Some(Usage {
+            cpu: Duration::from_millis((utime + stime) * 1000 / TICKS_PER_SECOND),
+            context_switches,
+        })
+    }
+
+    /// What happened since `before`, per unit of work, as a line for the report.
+    pub fn per(before: Option<Usage>, units: usize, unit: &str) -> Option<String> {
+        let (before, after) = (before?, Usage::now()?);
+        let units = units.max(1) as f64;
+        let cpu = after.cpu.saturating_sub(before.cpu);
+        Some(format!(
+            "CPU of server and driver together: {:.2} s, {:.0} µs per {unit}; {:.1} context switches per {unit} (threads alive at the end)",
+            cpu.as_secs_f64(),
+            cpu.as_secs_f64() * 1e6 / units,
+            after.context_switches.saturating_sub(before.context_switches) as f64 / units,
+        ))
+    }
+}
