@@ -29,10 +29,10 @@ async fn act(app: &TestApp, user: &str, case: i64, action: &str) -> Value {
         .send()
         .await
         .unwrap();
-    let status = r.status();
-    assert_eq!(r.headers().get("preference-applied").map(|v| v.to_str().unwrap()), Some("return=minimal"));
+    let (status, applied) = (r.status(), r.headers().get("preference-applied").cloned());
     let outcome: Value = r.json().await.unwrap();
     assert!(status.is_success(), "{user} {action} on {case}: {status} {outcome}");
+    assert_eq!(applied.as_ref().map(|v| v.to_str().unwrap()), Some("return=minimal"));
     let now = app.get_json_as(&token, &format!("/api/v1/cases/{case}")).await;
     for field in ["id", "number", "state", "due_on", "trips", "closed_at"] {
         assert_eq!(outcome[field], now[field], "{action} on {case}: {field}");

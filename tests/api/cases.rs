@@ -774,7 +774,7 @@ async fn minimal_answers_say_what_the_write_did(db: Db) {
 
 /// The pick-up code is kept only as its keyed hash: the column never holds the texted digits, the code
 /// from the SMS collects and a wrong one does not; a case stored before (the six digits themselves) is
-/// still collected with its code.
+/// still collected with its code, and housekeeping replaces those digits by their hash.
 async fn pickup_codes_are_kept_hashed(db: Db) {
     let app = spawn_app(db).await;
     let acceptor = actor(&app, "acceptor").await;
@@ -838,6 +838,12 @@ async fn pickup_codes_are_kept_hashed(db: Db) {
         .execute(&pool)
         .await
         .unwrap();
+    assert!(collect(second, "123456").await.is_err());
+    // Housekeeping replaces the digits by their hash, once; the code still collects.
+    assert_eq!(app.store.hash_plaintext_pickup_codes().await.unwrap(), 1);
+    assert_eq!(app.store.hash_plaintext_pickup_codes().await.unwrap(), 0);
+    let hash = stored(second).await.unwrap();
+    assert!(hash.len() == 64 && !hash.contains("654321"), "{hash}");
     assert!(collect(second, "123456").await.is_err());
     assert_eq!(collect(second, "654321").await.unwrap().state, "closed");
     pool.close().await;

@@ -33,7 +33,7 @@ pub struct ActionInput {
 }
 
 /// The kind under which pick-up codes are hashed ([`crate::vault::Vault::lookup_hash`]).
-const PICKUP_CODE_HASH: &str = "pickup_code";
+pub(crate) const PICKUP_CODE_HASH: &str = "pickup_code";
 
 fn six_digits() -> String {
     format!("{:06}", rand::thread_rng().gen_range(0..1_000_000))

@@ -12,6 +12,9 @@
 //!   after it was revoked.
 //! - **citizen sessions** (`citizen_sessions`): 30 days after they expired or were revoked.
 //!
+//! Pick-up codes stored as their six digits (before codes were kept as a keyed hash) are replaced by
+//! their hash, once, in the same way: one transaction, one `housekeeping.pickup_codes_hashed` event.
+//!
 //! Thirty days leave a month of sign-ins to look into ("was this session still valid when …?"); who did
 //! what stays in the audit trail, which names the actor, not the session, and is never purged.
 
@@ -78,5 +81,34 @@ impl Store {
         .await?;
         tx.commit().await?;
         Ok(purged)
+    }
+
+    /// Replaces every pick-up code still stored as six digits with its keyed hash, recording
+    /// `housekeeping.pickup_codes_hashed` with the count; returns the count. Writes nothing when there
+    /// are none.
+    pub async fn hash_plaintext_pickup_codes(&self) -> Result<u64, StoreError> {
+        let mut tx = self.begin(&Actor::system()).await?;
+        let plain: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT id, pickup_code FROM cases WHERE pickup_code IS NOT NULL AND LENGTH(pickup_code) = 6",
+        )
+        .fetch_all(tx.conn())
+        .await?;
+        if plain.is_empty() {
+            return Ok(0);
+        }
+        for (id, code) in &plain {
+            let hash = self.vault().lookup_hash(crate::case_actions::PICKUP_CODE_HASH, code);
+            sqlx::query("UPDATE cases SET pickup_code = $1, version = version + 1 WHERE id = $2 AND pickup_code = $3")
+                .bind(hash)
+                .bind(id)
+                .bind(code)
+                .execute(tx.conn())
+                .await?;
+        }
+        let hashed = plain.len() as u64;
+        tx.record("housekeeping.pickup_codes_hashed", "", "housekeeping", serde_json::json!({ "cases": hashed }))
+            .await?;
+        tx.commit().await?;
+        Ok(hashed)
     }
 }

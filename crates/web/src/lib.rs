@@ -139,6 +139,11 @@ async fn housekeeping(store: &Store) {
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "housekeeping: purging expired codes and sessions failed"),
     }
+    match store.hash_plaintext_pickup_codes().await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(cases = n, "pick-up codes stored as digits replaced by their hash"),
+        Err(e) => tracing::warn!(error = %e, "housekeeping: hashing pick-up codes failed"),
+    }
 }
 
 /// Runs housekeeping once before the app serves, then every ten minutes.

@@ -66,7 +66,7 @@ pub struct CaseRequest {
 /// Accept a case at a window or a village centre.
 /// With `Prefer: return=minimal` the answer is only what was written (`CaseOutcome`).
 #[utoipa::path(post, path = "/api/v1/cases", tag = "cases", request_body = CaseRequest,
-    params(("Prefer" = Option<String>, Header, description = "return=minimal: answer only the id, number, state and due date")),
+    params(("Prefer" = Option<String>, Header, description = "return=minimal: answer only what was written: {id, number, action, state, due_on, trips, closed_at}")),
     responses((status = 201, description = "the case, or with Prefer: return=minimal only what was written"), (status = 403), (status = 409), (status = 422, description = "a key material is missing, or input is invalid")))]
 pub async fn accept(
     State(s): State<AppState>,
@@ -169,7 +169,7 @@ pub struct ActionRequest {
 /// Take an action on a case. 409 names the actions allowed now; 403 when the flow says it is not yours.
 /// With `Prefer: return=minimal` the answer is only what the action did (`CaseOutcome`).
 #[utoipa::path(post, path = "/api/v1/cases/{id}/actions", tag = "cases", request_body = ActionRequest,
-    params(("id" = i64, Path), ("Prefer" = Option<String>, Header, description = "return=minimal: answer only the id, number, new state and due date")),
+    params(("id" = i64, Path), ("Prefer" = Option<String>, Header, description = "return=minimal: answer only what was written: {id, number, action, state, due_on, trips, closed_at}")),
     responses((status = 200, description = "the case, or with Prefer: return=minimal only what the action did"), (status = 403), (status = 404), (status = 409), (status = 422)))]
 pub async fn act(
     State(s): State<AppState>,

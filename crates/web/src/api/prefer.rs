@@ -15,18 +15,23 @@ pub struct ReturnMinimal(pub bool);
 impl<S: Send + Sync> FromRequestParts<S> for ReturnMinimal {
     type Rejection = Infallible;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ReturnMinimal(parts.headers.get_all("prefer").iter().any(|v| v.to_str().is_ok_and(asks_minimal))))
+        let values: Vec<&str> = parts.headers.get_all("prefer").iter().filter_map(|v| v.to_str().ok()).collect();
+        Ok(ReturnMinimal(asks_minimal(&values.join(","))))
     }
 }
 
-/// One `Prefer` header value: preferences separated by commas, each `token[=value]` with optional
-/// parameters after `;`; names are case-insensitive and a value may be quoted.
+/// The `Prefer` header's values joined: preferences separated by commas, each `token[=value]` with
+/// optional parameters after `;`; names are case-insensitive and a value may be quoted. Of a preference
+/// given twice the first counts (RFC 7240, section 2).
 fn asks_minimal(header: &str) -> bool {
-    header.split(',').any(|pref| {
-        let pref = pref.split(';').next().unwrap_or("");
-        let (name, value) = pref.split_once('=').unwrap_or((pref, ""));
-        name.trim().eq_ignore_ascii_case("return") && value.trim().trim_matches('"').eq_ignore_ascii_case("minimal")
-    })
+    header
+        .split(',')
+        .find_map(|pref| {
+            let pref = pref.split(';').next().unwrap_or("");
+            let (name, value) = pref.split_once('=').unwrap_or((pref, ""));
+            name.trim().eq_ignore_ascii_case("return").then(|| value.trim().trim_matches('"'))
+        })
+        .is_some_and(|value| value.eq_ignore_ascii_case("minimal"))
 }
 
 /// The minimal answer, marked as such.
@@ -51,5 +56,7 @@ mod tests {
         assert!(!asks_minimal("minimal"));
         assert!(!asks_minimal("handling=lenient; return=minimal"));
         assert!(!asks_minimal(""));
+        assert!(!asks_minimal("return=representation, return=minimal"), "the first counts");
+        assert!(asks_minimal("return=minimal,return=representation"));
     }
 }
