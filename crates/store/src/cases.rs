@@ -305,17 +305,9 @@ impl Store {
         self.on_writer_thread(async move {
             // Checked: nothing is left to refuse, and the case is written in two statements.
             let mut tx = store.begin_checked(&who.actor).await?;
-            let (id, number) = store.write_acceptance(&mut tx, &who, &n2, &checked).await?;
+            let opened = store.write_acceptance(&mut tx, &who, &n2, &checked).await?;
             tx.commit().await?;
-            Ok(CaseOutcome {
-                id,
-                number,
-                action: "accept".into(),
-                state: checked.initial.clone(),
-                due_on: checked.due_on.to_string(),
-                trips: (n2.channel == "window") as i64,
-                closed_at: None,
-            })
+            Ok(opened)
         })
         .await
     }
@@ -330,7 +322,7 @@ impl Store {
         today: Option<NaiveDate>,
     ) -> Result<i64, StoreError> {
         let checked = self.check_acceptance(n, today).await?;
-        Ok(self.write_acceptance(tx, by, n, &checked).await?.0)
+        Ok(self.write_acceptance(tx, by, n, &checked).await?.id)
     }
 
     /// Every check of an acceptance, and what it works out: the item, its flow, the due dates.
@@ -469,14 +461,14 @@ impl Store {
     }
 
     /// Writes a checked acceptance: the case with its number, then its timeline row, the visit, the
-    /// event and the message, in two statements.
+    /// event and the message, in two statements; answers what it wrote.
     async fn write_acceptance(
         &self,
         tx: &mut WriteTx,
         by: &CaseActor,
         n: &NewCase,
         a: &Acceptance,
-    ) -> Result<(i64, String), StoreError> {
+    ) -> Result<CaseOutcome, StoreError> {
         let (now, today, county, item, missing) = (a.now, a.today, a.county.as_str(), &a.stored.item, &a.missing);
         let vault = self.vault();
         let sealed_phone = n.applicant_phone.as_ref().map(|p| vault.seal(p.as_str()));
@@ -582,7 +574,15 @@ impl Store {
             );
         }
         tx.send(w).await?;
-        Ok((id, number))
+        Ok(CaseOutcome {
+            id,
+            number,
+            action: "accept".into(),
+            state: a.initial.clone(),
+            due_on: due_on.to_string(),
+            trips: window_visit as i64,
+            closed_at: None,
+        })
     }
 
     /// Takes the county's next case number of the day and inserts the case with it; returns the id
