@@ -13,6 +13,7 @@ pub mod lobby;
 pub mod mask;
 pub mod place;
 pub mod search;
+pub mod secret;
 pub mod sheet;
 pub mod staffing;
 pub mod upload;

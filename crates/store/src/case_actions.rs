@@ -16,6 +16,7 @@ use crate::write::{outbox_into, WriteTx};
 use chrono::NaiveDate;
 use onewindow_core::flow::{Holder, Refusal, Taker};
 use onewindow_core::lobby::local_day;
+use onewindow_core::secret::same_secret;
 use onewindow_core::{FieldError, Invalid};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -189,8 +190,8 @@ impl Store {
         match stored {
             None => false,
             _ if shown.is_empty() => false,
-            Some(plain) if plain.len() == 6 && plain.bytes().all(|b| b.is_ascii_digit()) => plain == shown,
-            Some(hash) => hash == self.vault().lookup_hash(PICKUP_CODE_HASH, shown),
+            Some(plain) if plain.len() == 6 && plain.bytes().all(|b| b.is_ascii_digit()) => same_secret(shown, plain),
+            Some(hash) => same_secret(&self.vault().lookup_hash(PICKUP_CODE_HASH, shown), hash),
         }
     }
 

@@ -10,6 +10,7 @@ use crate::now_ms;
 use crate::write::Actor;
 use onewindow_core::ids::PhoneNumber;
 use onewindow_core::mask::mask_phone;
+use onewindow_core::secret::same_secret;
 use rand::Rng;
 use serde::Serialize;
 use serde_json::json;
@@ -158,7 +159,7 @@ impl Store {
         let given = code.trim();
         let right = given.len() == 6
             && given.chars().all(|c| c.is_ascii_digit())
-            && vault.lookup_hash("otp", &format!("{phone_hash}:{given}")) == hash;
+            && same_secret(&vault.lookup_hash("otp", &format!("{phone_hash}:{given}")), &hash);
         if !right {
             sqlx::query("UPDATE citizen_codes SET failures = failures + 1 WHERE id = $1")
                 .bind(id)

@@ -8,6 +8,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, Method};
 use onewindow_core::place::PlaceCode;
+use onewindow_core::secret::same_secret;
 use onewindow_store::{Role, SessionInfo, Staff};
 
 pub const SESSION_COOKIE: &str = "ow_session";
@@ -69,7 +70,7 @@ impl CurrentStaff {
 
     /// For form posts: the token must match the session's.
     pub fn check_csrf(&self, token: &str) -> Result<(), ApiError> {
-        if !self.via_cookie || token == self.session.csrf {
+        if !self.via_cookie || same_secret(token, &self.session.csrf) {
             Ok(())
         } else {
             Err(ApiError::Forbidden {

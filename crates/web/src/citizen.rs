@@ -7,6 +7,7 @@ use crate::AppState;
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{header, Method};
+use onewindow_core::secret::same_secret;
 use onewindow_store::Citizen;
 use std::net::SocketAddr;
 
@@ -21,7 +22,7 @@ pub struct CurrentCitizen {
 
 impl CurrentCitizen {
     pub fn check_csrf(&self, token: &str) -> Result<(), ApiError> {
-        if !self.via_cookie || token == self.citizen.csrf {
+        if !self.via_cookie || same_secret(token, &self.citizen.csrf) {
             Ok(())
         } else {
             Err(ApiError::Forbidden {
