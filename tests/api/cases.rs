@@ -710,12 +710,14 @@ async fn minimal_answers_say_what_the_write_did(db: Db) {
     let r = send(&acceptor, "/api/v1/cases", &application, false).await.unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
     assert!(r.headers().get("preference-applied").is_none());
+    assert_eq!(r.headers()["vary"], "prefer", "the answer depends on Prefer, whichever form it takes");
     let whole: Value = r.json().await.unwrap();
     assert!(whole["timeline"].is_array() && whole["actions"].is_array(), "{whole}");
 
     let r = send(&acceptor, "/api/v1/cases", &application, true).await.unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
     assert_eq!(r.headers()["preference-applied"], "return=minimal");
+    assert_eq!(r.headers()["vary"], "prefer");
     let opened: Value = r.json().await.unwrap();
     let mut keys: Vec<&str> = opened.as_object().unwrap().keys().map(|k| k.as_str()).collect();
     keys.sort();

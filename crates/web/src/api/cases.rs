@@ -7,7 +7,7 @@ use crate::error::{ApiError, ApiResult, Json, Path, Query};
 use crate::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use onewindow_core::ids::{IdNumber, PhoneNumber};
 use onewindow_core::place::PlaceCode;
 use onewindow_core::{FieldError, Invalid};
@@ -134,7 +134,7 @@ pub async fn accept(
     Ok(if brief {
         prefer::minimal((StatusCode::CREATED, Json(s.store.accept_case_briefly(&by, &n, None).await?)))
     } else {
-        (StatusCode::CREATED, Json(s.store.accept_case(&by, &n, None).await?)).into_response()
+        prefer::whole((StatusCode::CREATED, Json(s.store.accept_case(&by, &n, None).await?)))
     })
 }
 
@@ -187,7 +187,7 @@ pub async fn act(
     Ok(if brief {
         prefer::minimal(Json(s.store.act_on_case_briefly(id, &by, &input, None).await?))
     } else {
-        Json(s.store.act_on_case(id, &by, &input, None).await?).into_response()
+        prefer::whole(Json(s.store.act_on_case(id, &by, &input, None).await?))
     })
 }
 

@@ -3,7 +3,7 @@
 //! the preference with `Preference-Applied`; a client that does not ask gets the whole resource.
 
 use axum::extract::FromRequestParts;
-use axum::http::header::{HeaderName, HeaderValue};
+use axum::http::header::{self, HeaderName, HeaderValue};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use std::convert::Infallible;
@@ -36,10 +36,18 @@ fn asks_minimal(header: &str) -> bool {
 
 /// The minimal answer, marked as such.
 pub fn minimal(answer: impl IntoResponse) -> Response {
-    let mut response = answer.into_response();
+    let mut response = whole(answer);
     response
         .headers_mut()
         .insert(HeaderName::from_static("preference-applied"), HeaderValue::from_static("return=minimal"));
+    response
+}
+
+/// The whole answer of a route that honours `return=minimal`. Either answer says it varies with
+/// `Prefer` (RFC 7240, section 2), so no cache hands one client the form another asked for.
+pub fn whole(answer: impl IntoResponse) -> Response {
+    let mut response = answer.into_response();
+    response.headers_mut().append(header::VARY, HeaderValue::from_static("prefer"));
     response
 }
 
