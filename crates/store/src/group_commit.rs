@@ -53,6 +53,9 @@ pub struct GroupStats {
     /// Time the writers' lock was held by writers doing their work, and by commits.
     pub writing: std::time::Duration,
     pub committing: std::time::Duration,
+    /// Of `writing`, the time spent running writers' joined statements (the hand-over to the
+    /// connection and the database's work), as against building them and the rest.
+    pub statements: std::time::Duration,
     /// Optimistic writers whose guard found the row changed since their read, and that were planned
     /// again under the lock (case_actions.rs).
     pub replanned: u64,

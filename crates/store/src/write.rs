@@ -181,7 +181,9 @@ impl WriteTx {
             return Ok(Vec::new());
         }
         let _ = self.turn.writing();
+        let started = std::time::Instant::now();
         let returned = w.run(self.turn.conn()).await?;
+        self.turn.batch().stats.statements += started.elapsed();
         if w.events.len() > returned.len() {
             return Err(StoreError::Corrupt("an event insert returned no sequence number".into()));
         }
@@ -209,7 +211,9 @@ impl WriteTx {
             return Err(StoreError::Corrupt("send_guarded needs guarded writes".into()));
         }
         let first_write = self.turn.writing();
+        let started = std::time::Instant::now();
         let returned = w.run(self.turn.conn()).await?;
+        self.turn.batch().stats.statements += started.elapsed();
         if returned.is_empty() {
             if first_write {
                 self.turn.wrote_nothing();
