@@ -181,13 +181,19 @@ impl WriteTx {
             return Ok(Vec::new());
         }
         let _ = self.turn.writing();
-        let started = std::time::Instant::now();
-        let returned = w.run(self.turn.conn()).await?;
-        self.turn.batch().stats.statements += started.elapsed();
+        let returned = self.run(&mut w).await?;
         if w.events.len() > returned.len() {
             return Err(StoreError::Corrupt("an event insert returned no sequence number".into()));
         }
         self.merge(w, &returned);
+        Ok(returned)
+    }
+
+    /// Runs joined writes on the batch's connection, counting the time in the batch's statistics.
+    async fn run(&mut self, w: &mut JoinedWrites) -> Result<Vec<i64>, StoreError> {
+        let started = std::time::Instant::now();
+        let returned = w.run(self.turn.conn()).await?;
+        self.turn.batch().stats.statements += started.elapsed();
         Ok(returned)
     }
 
@@ -211,9 +217,7 @@ impl WriteTx {
             return Err(StoreError::Corrupt("send_guarded needs guarded writes".into()));
         }
         let first_write = self.turn.writing();
-        let started = std::time::Instant::now();
-        let returned = w.run(self.turn.conn()).await?;
-        self.turn.batch().stats.statements += started.elapsed();
+        let returned = self.run(&mut w).await?;
         if returned.is_empty() {
             if first_write {
                 self.turn.wrote_nothing();
