@@ -30,6 +30,8 @@ async fn login_logout_and_revocation(db: Db) {
         app.client.get(app.url("/api/v1/session")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
     assert_eq!(me["staff"]["username"], "approver");
     assert_eq!(me["staff"]["role"], "approver");
+    // The session is now answered from memory; signing out must still end it at once.
+    assert!(app.store.cached_sessions() > 0, "a session just used is cached");
     let r = app.client.delete(app.url("/api/v1/session")).bearer_auth(&token).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     let r = app.client.get(app.url("/api/v1/session")).bearer_auth(&token).send().await.unwrap();
@@ -38,6 +40,11 @@ async fn login_logout_and_revocation(db: Db) {
     // Deactivating a member ends their sessions at once.
     let admin = app.login("admin").await;
     let clerk = app.login("clerk").await;
+    assert_eq!(
+        app.client.get(app.url("/api/v1/session")).bearer_auth(&clerk).send().await.unwrap().status(),
+        StatusCode::OK,
+        "the clerk's session works (and is cached) before the deactivation"
+    );
     let staff: Value =
         app.client.get(app.url("/api/v1/staff")).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
     let c = staff.as_array().unwrap().iter().find(|s| s["username"] == "clerk").unwrap().clone();

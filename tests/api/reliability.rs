@@ -112,6 +112,41 @@ async fn postgres_call_on_one_instance_reaches_displays_on_the_other_once() {
     assert!(a.store.verify_audit().await.unwrap().first_broken.is_none());
 }
 
+/// A sign-out on one instance ends the session on the other as soon as the other hears of it, although
+/// the other answered that session from memory a moment before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_sign_out_on_one_instance_ends_the_session_on_the_other() {
+    if postgres_url().is_none() {
+        eprintln!("ONEWINDOW_TEST_DATABASE_URL is not set: the scale-out test needs PostgreSQL");
+        return;
+    }
+    let a = spawn_app(Db::Postgres).await;
+    let b = second_instance(&a).await;
+    let token = a.login("approver").await;
+    let me = |app: &TestApp| app.client.get(app.url("/api/v1/session")).bearer_auth(&token).send();
+    assert_eq!(me(&b).await.unwrap().status(), reqwest::StatusCode::OK);
+    assert!(b.store.cached_sessions() > 0, "B answers the session from memory now");
+
+    let mut heard_on_b = b.store.subscribe();
+    let r = a.client.delete(a.url("/api/v1/session")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::NO_CONTENT);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let e = tokio::time::timeout_at(deadline, heard_on_b.recv())
+            .await
+            .expect("B never heard of the sign-out")
+            .expect("B's events ended");
+        if e.kind == "session.closed" {
+            break;
+        }
+    }
+    assert_eq!(
+        me(&b).await.unwrap().status(),
+        reqwest::StatusCode::UNAUTHORIZED,
+        "B still answered a signed-out session from memory"
+    );
+}
+
 // --- restore and migrate ------------------------------------------------------------------------------------
 
 fn temp_dir(tag: &str) -> std::path::PathBuf {

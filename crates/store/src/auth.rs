@@ -360,16 +360,25 @@ impl Store {
 
     /// The live session for a token, if any (not revoked, not expired, staff still active).
     pub async fn session(&self, token: &str) -> Result<Option<SessionInfo>, StoreError> {
+        let hash = token_hash(token);
+        let now = now_ms();
+        let read_in = match self.inner.sessions.get(&hash, now) {
+            Ok(cached) => return Ok(Some(cached)),
+            Err(generation) => generation,
+        };
         // One read per request: the session, its member and their department together.
         let row: Option<SessionRow> = sqlx::query_as(&format!(
             "SELECT {STAFF_COLUMNS}, s.csrf, s.expires_at FROM {STAFF_FROM} JOIN sessions s ON s.staff_id = t.id \
              WHERE s.token_hash = $1 AND s.revoked = 0 AND s.expires_at > $2 AND t.active = 1"
         ))
-        .bind(token_hash(token))
-        .bind(now_ms())
+        .bind(&hash)
+        .bind(now)
         .fetch_optional(self.pool())
         .await?;
-        row.map(|r| Ok(SessionInfo { staff: staff_from(r.staff)?, csrf: r.csrf, expires_at: r.expires_at })).transpose()
+        let Some(r) = row else { return Ok(None) };
+        let session = SessionInfo { staff: staff_from(r.staff)?, csrf: r.csrf, expires_at: r.expires_at };
+        self.inner.sessions.keep(hash, &session, read_in);
+        Ok(Some(session))
     }
 
     pub async fn logout(&self, token: &str) -> Result<(), StoreError> {

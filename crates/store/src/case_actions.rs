@@ -49,6 +49,60 @@ struct ActingRow {
     in_bundle: i64,
 }
 
+/// Where an action's plan reads: a sqlx connection (the batch's, under the writers' lock), or one of
+/// the store's own SQLite readers (native.rs) for a plan made outside the lock.
+enum Reader<'a> {
+    Sqlx(&'a mut AnyConnection),
+    Native(&'a mut rusqlite::Connection),
+}
+
+impl Reader<'_> {
+    /// The case, with whether it is in an open bundle.
+    async fn acting_row(&mut self, id: i64) -> Result<Option<ActingRow>, StoreError> {
+        let sql = format!(
+            "SELECT x.*, CAST(CASE WHEN EXISTS (SELECT 1 FROM bundle_cases b WHERE b.parent_case_id = x.id AND b.status = 'open') \
+             OR EXISTS (SELECT 1 FROM bundle_children k JOIN bundle_cases b ON b.id = k.bundle_case_id \
+             WHERE k.case_id = x.id AND b.status = 'open') THEN 1 ELSE 0 END AS BIGINT) AS in_bundle \
+             FROM ({CASE_SELECT} WHERE c.id = $1) x"
+        );
+        match self {
+            Reader::Sqlx(conn) => Ok(sqlx::query_as(&sql).bind(id).fetch_optional(&mut **conn).await?),
+            Reader::Native(conn) => {
+                use rusqlite::OptionalExtension;
+                let mut stmt = conn.prepare_cached(&crate::native::positional(&sql))?;
+                Ok(stmt
+                    .query_row([id], |r| Ok(ActingRow { case: CaseRow::from_native(r)?, in_bundle: r.get("in_bundle")? }))
+                    .optional()?)
+            }
+        }
+    }
+
+    /// A department of the county by its code.
+    async fn department_id(&mut self, county: &str, code: &str) -> Result<Option<i64>, StoreError> {
+        const SQL: &str = "SELECT id FROM departments WHERE place_code = $1 AND code = $2";
+        match self {
+            Reader::Sqlx(conn) => Ok(sqlx::query_scalar(SQL).bind(county).bind(code).fetch_optional(&mut **conn).await?),
+            Reader::Native(conn) => {
+                use rusqlite::OptionalExtension;
+                let mut stmt = conn.prepare_cached(&crate::native::positional(SQL))?;
+                Ok(stmt.query_row([county, code], |r| r.get(0)).optional()?)
+            }
+        }
+    }
+
+    /// The citizen's visits recorded for the case on a day.
+    async fn trips_on(&mut self, id: i64, day: &str) -> Result<i64, StoreError> {
+        const SQL: &str = "SELECT COUNT(*) FROM case_trips WHERE case_id = $1 AND day = $2";
+        match self {
+            Reader::Sqlx(conn) => Ok(sqlx::query_scalar(SQL).bind(id).bind(day).fetch_one(&mut **conn).await?),
+            Reader::Native(conn) => {
+                let mut stmt = conn.prepare_cached(&crate::native::positional(SQL))?;
+                Ok(stmt.query_row(rusqlite::params![id, day], |r| r.get(0))?)
+            }
+        }
+    }
+}
+
 /// An action read and checked: what it will write.
 pub(crate) struct ActionPlan {
     row: CaseRow,
@@ -134,17 +188,27 @@ impl Store {
     ) -> Result<CaseOutcome, StoreError> {
         // Planned from the committed case, outside the lock. A refusal here stands: it is what the
         // case allowed when it was read.
-        let plan = {
-            let mut conn = self.pool().acquire().await?;
-            self.plan_action(&mut conn, id, by, input, today).await?
+        let plan = match &self.inner.native {
+            Some(native) => {
+                let mut reader = native.reader()?;
+                self.plan_action(Reader::Native(&mut reader), id, by, input, today).await?
+            }
+            None => {
+                let mut conn = self.pool().acquire().await?;
+                self.plan_action(Reader::Sqlx(&mut conn), id, by, input, today).await?
+            }
         };
         // An action in a bundle writes the bundle's progress too: that path reads under the lock.
         let optimistic = (!plan.in_bundle).then_some(plan);
         let (store, who, input2) = (self.clone(), by.clone(), input.clone());
         self.on_writer_thread(async move {
             // Checked: an action reads and checks everything before it writes, and then writes in
-            // one statement, so it needs no savepoint of its own.
-            let mut tx = store.begin_checked(&who.actor).await?;
+            // one statement, so it needs no savepoint of its own. Planned already, it writes through
+            // the store's own SQLite connection, where there is one.
+            let mut tx = match optimistic {
+                Some(_) => store.begin_native(&who.actor).await?,
+                None => store.begin_checked(&who.actor).await?,
+            };
             let applied = match &optimistic {
                 Some(plan) if store.apply_action(&mut tx, plan, &who, true).await? => Some(plan.outcome()),
                 _ => None,
@@ -152,6 +216,12 @@ impl Store {
             let outcome = match applied {
                 Some(outcome) => outcome,
                 None => {
+                    if tx.is_native() {
+                        // Planning again reads through sqlx: the guard wrote nothing, so this turn
+                        // ends with nothing to undo and the next takes the lock on sqlx's connection.
+                        drop(tx);
+                        tx = store.begin_checked(&who.actor).await?;
+                    }
                     if optimistic.is_some() {
                         tx.note_replanned();
                     }
@@ -174,7 +244,7 @@ impl Store {
         input: &ActionInput,
         today: Option<NaiveDate>,
     ) -> Result<CaseOutcome, StoreError> {
-        let plan = self.plan_action(tx.conn(), id, by, input, today).await?;
+        let plan = self.plan_action(Reader::Sqlx(tx.conn()), id, by, input, today).await?;
         if plan.moved && plan.in_bundle {
             // The bundle's rules write in statements of their own.
             tx.savepoint_now().await?;
@@ -199,7 +269,7 @@ impl Store {
     /// data; works out everything it changes. Writes nothing.
     async fn plan_action(
         &self,
-        conn: &mut AnyConnection,
+        mut conn: Reader<'_>,
         id: i64,
         by: &CaseActor,
         input: &ActionInput,
@@ -207,15 +277,7 @@ impl Store {
     ) -> Result<ActionPlan, StoreError> {
         let now = now_ms();
         let today = today.unwrap_or_else(|| local_day(now));
-        let row: Option<ActingRow> = sqlx::query_as(&format!(
-            "SELECT x.*, CAST(CASE WHEN EXISTS (SELECT 1 FROM bundle_cases b WHERE b.parent_case_id = x.id AND b.status = 'open') \
-             OR EXISTS (SELECT 1 FROM bundle_children k JOIN bundle_cases b ON b.id = k.bundle_case_id \
-             WHERE k.case_id = x.id AND b.status = 'open') THEN 1 ELSE 0 END AS BIGINT) AS in_bundle \
-             FROM ({CASE_SELECT} WHERE c.id = $1) x"
-        ))
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?;
+        let row = conn.acting_row(id).await?;
         let (row, in_bundle) = row
             .filter(|r| can_see(by, &r.case))
             .map(|r| (r.case, r.in_bundle != 0))
@@ -275,12 +337,7 @@ impl Store {
             }
             "forward" => {
                 let code = input.data["department"].as_str().unwrap_or_default();
-                let d: Option<i64> =
-                    sqlx::query_scalar("SELECT id FROM departments WHERE place_code = $1 AND code = $2")
-                        .bind(&row.county_code)
-                        .bind(code)
-                        .fetch_optional(&mut *conn)
-                        .await?;
+                let d = conn.department_id(&row.county_code, code).await?;
                 set_department_code = Some(code.to_string());
                 let d = d.ok_or_else(|| {
                     invalid(
@@ -417,12 +474,7 @@ impl Store {
         let mut trips = row.trips;
         let mut visit = None;
         if action.visit {
-            let today_trips: i64 =
-                sqlx::query_scalar("SELECT COUNT(*) FROM case_trips WHERE case_id = $1 AND day = $2")
-                    .bind(id)
-                    .bind(today.to_string())
-                    .fetch_one(&mut *conn)
-                    .await?;
+            let today_trips = conn.trips_on(id, &today.to_string()).await?;
             if today_trips == 0 {
                 visit = Some(input.data["trip_reason"].as_str().unwrap_or("领取结果").to_string());
                 trips += 1;

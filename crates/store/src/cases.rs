@@ -7,6 +7,7 @@ use crate::auth::random_token;
 use crate::case_actions::CaseOutcome;
 use crate::db::{Backend, Store};
 use crate::error::StoreError;
+use crate::native::Param;
 use crate::now_ms;
 use crate::write::{outbox_into, Actor, WriteTx};
 use chrono::NaiveDate;
@@ -197,6 +198,52 @@ pub(crate) struct CaseRow {
     pub version: i64,
 }
 
+impl CaseRow {
+    /// A row of [`CASE_SELECT`] read on one of the store's own SQLite connections (native.rs).
+    pub(crate) fn from_native(r: &rusqlite::Row<'_>) -> rusqlite::Result<CaseRow> {
+        Ok(CaseRow {
+            id: r.get("id")?,
+            number: r.get("number")?,
+            track_token: r.get("track_token")?,
+            item_code: r.get("item_code")?,
+            item_version: r.get("item_version")?,
+            item_name: r.get("item_name")?,
+            flow_code: r.get("flow_code")?,
+            flow_version: r.get("flow_version")?,
+            state: r.get("state")?,
+            place_code: r.get("place_code")?,
+            county_code: r.get("county_code")?,
+            department_id: r.get("department_id")?,
+            department_code: r.get("department_code")?,
+            department_name: r.get("department_name")?,
+            assignee: r.get("assignee")?,
+            assignee_id: r.get("assignee_id")?,
+            channel: r.get("channel")?,
+            applicant_name: r.get("applicant_name")?,
+            applicant_id_number: r.get("applicant_id_number")?,
+            applicant_phone: r.get("applicant_phone")?,
+            accepted_by: r.get("accepted_by")?,
+            accepted_at: r.get("accepted_at")?,
+            accepted_on: r.get("accepted_on")?,
+            promised_days: r.get("promised_days")?,
+            statutory_days: r.get("statutory_days")?,
+            due_on: r.get("due_on")?,
+            statutory_due_on: r.get("statutory_due_on")?,
+            paused_since: r.get("paused_since")?,
+            paused_days: r.get("paused_days")?,
+            step_due_on: r.get("step_due_on")?,
+            materials: r.get("materials")?,
+            tolerant: r.get("tolerant")?,
+            supplement_due_on: r.get("supplement_due_on")?,
+            pickup_code: r.get("pickup_code")?,
+            delivery: r.get("delivery")?,
+            trips: r.get("trips")?,
+            closed_at: r.get("closed_at")?,
+            version: r.get("version")?,
+        })
+    }
+}
+
 pub(crate) const CASE_SELECT: &str = "SELECT c.id, c.number, c.track_token, c.item_code, c.item_version, c.item_name, c.flow_code, \
     c.flow_version, c.state, c.place_code, c.county_code, c.department_id, d.code AS department_code, d.name AS department_name, \
     s.username AS assignee, c.assignee_id, c.channel, c.applicant_name, c.applicant_id_number, c.applicant_phone, c.accepted_by, c.accepted_at, \
@@ -303,8 +350,9 @@ impl Store {
         let checked = self.check_acceptance(n, today).await?;
         let (store, who, n2) = (self.clone(), by.clone(), n.clone());
         self.on_writer_thread(async move {
-            // Checked: nothing is left to refuse, and the case is written in two statements.
-            let mut tx = store.begin_checked(&who.actor).await?;
+            // Checked: nothing is left to refuse, and the case is written in two statements (on
+            // SQLite through the store's own connection).
+            let mut tx = store.begin_native(&who.actor).await?;
             let opened = store.write_acceptance(&mut tx, &who, &n2, &checked).await?;
             tx.commit().await?;
             Ok(opened)
@@ -477,45 +525,43 @@ impl Store {
         // village-clerk acceptance (不出村) are not.
         let window_visit = n.channel == "window";
         // The day's next number and the case, in one statement: the number is formed in SQL.
-        let (id, number): (i64, String) = sqlx::query_as(&self.insert_case_sql())
-            .bind(county)
-            .bind(&day_key)
-            .bind(format!("{county}-{day_key}-"))
-            .bind(random_token())
-            .bind(item.code.as_str())
-            .bind(a.stored.version)
-            .bind(&item.name)
-            .bind(&a.flow_code)
-            .bind(a.flow_version)
-            .bind(&a.initial)
-            .bind(n.place.as_str())
-            .bind(county)
-            .bind(a.department_id)
-            .bind(&n.channel)
-            .bind(vault.seal(n.applicant_name.trim()))
-            .bind(n.applicant_id_number.as_ref().map(|i| vault.seal(i.as_str())))
-            .bind(&sealed_phone)
-            .bind(n.ticket_id)
-            .bind(&by.actor.name)
-            .bind(now)
-            .bind(today.to_string())
-            .bind(a.promised)
-            .bind(a.statutory)
-            .bind(a.due_on.to_string())
-            .bind(a.statutory_due_on.to_string())
-            .bind(now)
-            .bind(&a.step_due_on)
-            .bind(serde_json::to_string(&a.checklist)?)
-            .bind((n.tolerant && !missing.is_empty()) as i64)
-            .bind(a.supplement_due_on.map(|d| d.to_string()))
-            .bind(now)
-            .bind(n.applicant_id_number.as_ref().map(|i| vault.lookup_hash("id_number", i.as_str())))
-            .bind(n.applicant_phone.as_ref().map(|p| vault.lookup_hash("phone", p.as_str())))
-            .bind(window_visit as i64)
-            .fetch_all(tx.conn_to_write())
-            .await?
-            .pop()
-            .ok_or_else(|| StoreError::Corrupt("a case insert returned no row".into()))?;
+        let params: Vec<Param> = vec![
+            county.into(),
+            (&day_key).into(),
+            format!("{county}-{day_key}-").into(),
+            random_token().into(),
+            item.code.as_str().into(),
+            a.stored.version.into(),
+            (&item.name).into(),
+            (&a.flow_code).into(),
+            a.flow_version.into(),
+            (&a.initial).into(),
+            n.place.as_str().into(),
+            county.into(),
+            a.department_id.into(),
+            (&n.channel).into(),
+            vault.seal(n.applicant_name.trim()).into(),
+            n.applicant_id_number.as_ref().map(|i| vault.seal(i.as_str())).into(),
+            (&sealed_phone).into(),
+            n.ticket_id.into(),
+            (&by.actor.name).into(),
+            now.into(),
+            today.to_string().into(),
+            a.promised.into(),
+            a.statutory.into(),
+            a.due_on.to_string().into(),
+            a.statutory_due_on.to_string().into(),
+            now.into(),
+            (&a.step_due_on).into(),
+            serde_json::to_string(&a.checklist)?.into(),
+            ((n.tolerant && !missing.is_empty()) as i64).into(),
+            a.supplement_due_on.map(|d| d.to_string()).into(),
+            now.into(),
+            n.applicant_id_number.as_ref().map(|i| vault.lookup_hash("id_number", i.as_str())).into(),
+            n.applicant_phone.as_ref().map(|p| vault.lookup_hash("phone", p.as_str())).into(),
+            (window_visit as i64).into(),
+        ];
+        let (id, number) = tx.insert_returning(&self.insert_case_sql(), &params).await?;
         let mut w = tx.writes();
         w.write(
             "INSERT INTO case_actions (case_id, action, from_state, to_state, actor, staff_id, comment, data, at) \
@@ -586,8 +632,9 @@ impl Store {
     }
 
     /// Takes the county's next case number of the day and inserts the case with it; returns the id
-    /// and the number. Parameters: county, day, number prefix, then the case's columns as listed.
-    fn insert_case_sql(&self) -> String {
+    /// and the number. Parameters: county, day, number prefix, then the case's columns as listed. On
+    /// SQLite two statements (the second returns the row), on PostgreSQL one.
+    fn insert_case_sql(&self) -> Vec<String> {
         const COLUMNS: &str = "track_token, item_code, item_version, item_name, flow_code, flow_version, state, place_code, \
              county_code, department_id, channel, applicant_name, applicant_id_number, applicant_phone, ticket_id, accepted_by, \
              accepted_at, accepted_on, promised_days, statutory_days, due_on, statutory_due_on, step_entered_at, step_due_on, \
@@ -597,15 +644,18 @@ impl Store {
         let bump = "INSERT INTO case_counters (county, day, last_number) VALUES ($1, $2, 1) \
              ON CONFLICT (county, day) DO UPDATE SET last_number = case_counters.last_number + 1";
         match self.backend() {
-            Backend::Sqlite => format!(
-                "{bump}; INSERT INTO cases (number, {COLUMNS}) SELECT $3 || printf('%05d', last_number), {values} \
-                 FROM case_counters WHERE county = $1 AND day = $2 RETURNING id, number"
-            ),
-            Backend::Postgres => format!(
+            Backend::Sqlite => vec![
+                bump.to_string(),
+                format!(
+                    "INSERT INTO cases (number, {COLUMNS}) SELECT $3 || printf('%05d', last_number), {values} \
+                     FROM case_counters WHERE county = $1 AND day = $2 RETURNING id, number"
+                ),
+            ],
+            Backend::Postgres => vec![format!(
                 "WITH n AS ({bump} RETURNING last_number) INSERT INTO cases (number, {COLUMNS}) \
                  SELECT $3 || lpad(n.last_number::text, GREATEST(5, length(n.last_number::text)), '0'), {values} \
                  FROM n RETURNING id, number"
-            ),
+            )],
         }
     }
 

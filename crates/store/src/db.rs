@@ -66,6 +66,10 @@ pub(crate) struct Inner {
     pub(crate) relay: crate::relay::Relay,
     /// Dashboard counter totals of days that no longer change (stats.rs).
     pub(crate) settled_totals: std::sync::Mutex<crate::stats::SettledTotals>,
+    /// Staff sessions read recently (session_cache.rs).
+    pub(crate) sessions: crate::session_cache::SessionCache,
+    /// On a SQLite file, the store's own connections to it for the busiest paths (native.rs).
+    pub(crate) native: Option<crate::native::Native>,
 }
 
 /// WAL lets readers run beside the writer; synchronous=FULL keeps every acknowledged commit on disk
@@ -102,6 +106,10 @@ impl Store {
             ));
         };
         let connect = AnyConnectOptions::from_str(&opts.url)?.disable_statement_logging();
+        let native = match backend {
+            Backend::Sqlite => crate::native::Native::for_url(&opts.url)?,
+            Backend::Postgres => None,
+        };
         let (pool, writer) = match backend {
             Backend::Sqlite => {
                 let setup = sqlite_setup;
@@ -153,6 +161,8 @@ impl Store {
                 flows: Default::default(),
                 relay: crate::relay::Relay::new(&opts.url),
                 settled_totals: Default::default(),
+                sessions: Default::default(),
+                native,
             }),
         };
         store.install_builtin_flows().await?;
@@ -172,6 +182,11 @@ impl Store {
         &self.inner.pool
     }
 
+    /// The store's own connections to its SQLite file (native.rs).
+    pub(crate) fn native(&self) -> Result<&crate::native::Native, StoreError> {
+        self.inner.native.as_ref().ok_or_else(|| StoreError::Corrupt("no direct SQLite connection here".into()))
+    }
+
     /// Committed events, as they happen.
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.inner.events.subscribe()
@@ -184,6 +199,7 @@ impl Store {
     }
 
     pub async fn close(&self) {
+        self.close_writers().await;
         self.inner.pool.close().await;
         self.inner.writer.close().await;
     }

@@ -6,6 +6,9 @@ use onewindow_core::Invalid;
 pub enum StoreError {
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
+    /// From the store's own SQLite connections (native.rs).
+    #[error("database error: {0}")]
+    Sqlite(rusqlite::Error),
     #[error("migration error: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("not found: {what}")]

@@ -9,6 +9,11 @@
 //! load one fsync (SQLite) or one commit round trip and one advisory lock (PostgreSQL) serves a
 //! whole queue of writers, and alone a writer pays what it paid before, plus one savepoint.
 //!
+//! On SQLite a batch runs either on sqlx's writer connection or on the store's own connection
+//! (native.rs), which the busiest writers use ([`How::Native`]): their statements run on the writer
+//! thread itself instead of a hop to sqlx's connection thread and back for each. A writer that needs
+//! the other connection first commits the batch open on this one; both never hold a transaction.
+//!
 //! The tail of a commit runs as its own task, so a request cancelled while waiting (a client that
 //! hangs up) can never leave a batch of other people's changes open; a writer dropped without
 //! committing does the same to roll back its savepoint and settle the batch.
@@ -31,6 +36,10 @@ type Outcome = Result<(), Arc<str>>;
 #[derive(Default)]
 pub(crate) struct Batch {
     tx: Option<Transaction<'static, Any>>,
+    /// The store's own SQLite connection (native.rs), opened by the first native batch…
+    native: Option<rusqlite::Connection>,
+    /// …and whether a transaction is open on it (never while `tx` is).
+    native_open: bool,
     /// The writer holding the lock last went away inside its savepoint; undo it before anyone writes.
     abandoned: bool,
     /// The audit chain's head inside this batch (so each writer need not read it back).
@@ -100,15 +109,30 @@ const SAVEPOINT: &str = "SAVEPOINT writer";
 const RELEASE: &str = "RELEASE SAVEPOINT writer";
 const ROLLBACK: &str = "ROLLBACK TO SAVEPOINT writer";
 
+/// How a writer will write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum How {
+    /// Through sqlx, in statements of its own, inside a savepoint.
+    Plain,
+    /// Through sqlx, after all its checks, in one statement (see [`Undo::NothingYet`]).
+    Checked,
+    /// Checked, and on SQLite's own connection (native.rs): only through joined writes and
+    /// [`Turn::native`], never through [`Turn::conn`].
+    Native,
+}
+
 impl Turn {
-    /// Takes the writers' lock; a `checked` writer promises to write only after its checks, in one
-    /// statement (see [`Undo::NothingYet`]).
-    pub(crate) async fn take(store: &Store, checked: bool) -> Result<Turn, StoreError> {
+    /// Takes the writers' lock, with the batch open on the connection the writer needs.
+    pub(crate) async fn take(store: &Store, how: How) -> Result<Turn, StoreError> {
         let mut guard = store.inner.writers.clone().lock_owned().await;
-        if guard.members.len() >= MAX_WRITERS_PER_COMMIT {
+        let elsewhere = match how {
+            How::Native => guard.tx.is_some(),
+            How::Plain | How::Checked => guard.native_open,
+        };
+        if guard.members.len() >= MAX_WRITERS_PER_COMMIT || elsewhere {
             settle(&mut guard, store).await;
         }
-        match open(&mut guard, store, checked).await {
+        match open(&mut guard, store, how).await {
             Ok(undo) => Ok(Turn { guard: Some(guard), store: store.clone(), undo, since: std::time::Instant::now() }),
             Err(e) => {
                 fail(&mut guard, &e.to_string());
@@ -125,10 +149,21 @@ impl Turn {
     }
 
     pub(crate) fn conn(&mut self) -> &mut sqlx::AnyConnection {
-        // `take` leaves a transaction open, and nothing closes it while this turn holds the lock.
+        // `take` leaves a transaction open, and nothing closes it while this turn holds the lock; a
+        // native turn never asks (How::Native).
         match self.batch().tx.as_mut() {
             Some(tx) => tx,
-            None => unreachable!("a writer's turn always has the batch's transaction open"),
+            None => unreachable!("a writer's sqlx turn always has the batch's transaction open"),
+        }
+    }
+
+    /// The store's own SQLite connection, with the batch's transaction open, for a native turn.
+    pub(crate) fn native(&mut self) -> Option<&rusqlite::Connection> {
+        let b = self.batch();
+        if b.native_open {
+            b.native.as_ref()
+        } else {
+            None
         }
     }
 
@@ -216,8 +251,22 @@ impl Drop for Turn {
 
 /// Opens the batch's transaction if none is open, undoes an abandoned savepoint, and opens this
 /// writer's savepoint if others' changes are in the batch and it is not a checked writer.
-async fn open(b: &mut Batch, store: &Store, checked: bool) -> Result<Undo, StoreError> {
+async fn open(b: &mut Batch, store: &Store, how: How) -> Result<Undo, StoreError> {
     undo_abandoned(b).await?;
+    if how == How::Native {
+        if !b.native_open {
+            if b.native.is_none() {
+                b.native = Some(store.native()?.writer()?);
+            }
+            if let Some(c) = &b.native {
+                c.execute_batch("BEGIN IMMEDIATE")?;
+            }
+            b.native_open = true;
+            b.last_hash = None;
+        }
+        return Ok(if b.members.is_empty() { Undo::Transaction } else { Undo::NothingYet });
+    }
+    let checked = how == How::Checked;
     if b.tx.is_none() {
         let mut tx = store.inner.writer.begin().await?;
         if store.backend() == Backend::Postgres {
@@ -258,6 +307,13 @@ fn fail(b: &mut Batch, why: &str) {
         let _ = m.send(Err(why.clone()));
     }
     b.tx = None;
+    if b.native_open {
+        b.native_open = false;
+        // A connection that cannot roll back is closed, which rolls back.
+        if b.native.as_ref().is_some_and(|c| c.execute_batch("ROLLBACK").is_err()) {
+            b.native = None;
+        }
+    }
     b.abandoned = false;
     b.last_hash = None;
     b.events.clear();
@@ -267,6 +323,10 @@ fn fail(b: &mut Batch, why: &str) {
 /// Commits the batch: undoes an abandoned savepoint, writes the summed counters, commits, announces
 /// the events in commit order and tells every writer. A batch with no released writer rolls back.
 async fn settle(b: &mut Batch, store: &Store) {
+    if b.native_open {
+        settle_native(b, store);
+        return;
+    }
     if let Err(e) = undo_abandoned(b).await {
         fail(b, &e.to_string());
         return;
@@ -289,20 +349,59 @@ async fn settle(b: &mut Batch, store: &Store) {
     }
     .await;
     match result {
+        Ok(()) => committed(b, store, since),
+        Err(e) => fail(b, &e.to_string()),
+    }
+}
+
+/// [`settle`] for a batch on the store's own SQLite connection. The commit waits for the disk on this
+/// thread (off a request worker's, where there are several).
+fn settle_native(b: &mut Batch, store: &Store) {
+    if b.members.is_empty() {
+        fail(b, "nobody's changes are in the batch");
+        return;
+    }
+    let counters = std::mem::take(&mut b.counters);
+    let since = std::time::Instant::now();
+    let result = match b.native.as_ref() {
+        Some(c) => blocking(|| {
+            crate::stats::write_counters_native(c, &counters)?;
+            c.execute_batch("COMMIT")?;
+            Ok::<(), StoreError>(())
+        }),
+        None => Err(StoreError::Corrupt("the batch's connection is gone".into())),
+    };
+    match result {
         Ok(()) => {
-            let events = std::mem::take(&mut b.events);
-            store.publish(&events, true);
-            b.stats.commits += 1;
-            b.stats.committing += since.elapsed();
-            b.stats.transactions += b.members.len() as u64;
-            b.stats.largest = b.stats.largest.max(b.members.len() as u64);
-            for m in b.members.drain(..) {
-                let _ = m.send(Ok(()));
-            }
-            b.last_hash = None;
+            b.native_open = false;
+            committed(b, store, since);
         }
         Err(e) => fail(b, &e.to_string()),
     }
+}
+
+/// Runs work that waits (a commit's fsync) where waiting does not hold up other tasks' threads.
+fn blocking<T>(work: impl FnOnce() -> T) -> T {
+    match tokio::runtime::Handle::try_current() {
+        Ok(rt) if rt.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(work)
+        }
+        _ => work(),
+    }
+}
+
+/// After a commit: the events are announced in commit order and every writer of the batch is told.
+fn committed(b: &mut Batch, store: &Store, since: std::time::Instant) {
+    let events = std::mem::take(&mut b.events);
+    store.publish(&events, true);
+    b.stats.commits += 1;
+    b.stats.committing += since.elapsed();
+    b.stats.transactions += b.members.len() as u64;
+    b.stats.largest = b.stats.largest.max(b.members.len() as u64);
+    for m in b.members.drain(..) {
+        let _ = m.send(Ok(()));
+    }
+    b.last_hash = None;
 }
 
 /// Waits for this writer's batch to commit, or commits it if nobody has by the time this writer's
@@ -391,5 +490,16 @@ impl Store {
     /// How many commits served how many write transactions since start.
     pub async fn group_commit_stats(&self) -> GroupStats {
         self.inner.writers.lock().await.stats
+    }
+
+    /// Commits the open batch, if any, and closes the store's own SQLite connections (native.rs): the
+    /// store is closing, and the file may be replaced next (restore).
+    pub(crate) async fn close_writers(&self) {
+        let mut b = self.inner.writers.lock().await;
+        settle(&mut b, self).await;
+        b.native = None;
+        if let Some(n) = &self.inner.native {
+            n.close();
+        }
     }
 }

@@ -10,18 +10,21 @@
 use crate::db::Backend;
 use crate::error::StoreError;
 use crate::group_commit::CounterKey;
+use crate::native::{positional, Param};
 use crate::write::Event;
 use sqlx::any::AnyArguments;
-use sqlx::{Any, Arguments, Encode, Row, Type};
+use sqlx::Row;
 
 /// Writes to be sent as one statement with [`crate::WriteTx::send`]. What they record (events, the
 /// audit chain's head, dashboard counters) joins the transaction only when they are sent.
 pub(crate) struct JoinedWrites {
     backend: Backend,
     pieces: Vec<Piece>,
-    args: AnyArguments<'static>,
-    bound: usize,
-    bind_error: Option<String>,
+    /// Every piece's values, in order: bound into one argument list for sqlx, or piece by piece on
+    /// the store's own SQLite connection (native.rs).
+    params: Vec<Param>,
+    /// A piece that cannot be sent (a misplaced guard), found when the writes are finished.
+    fault: Option<String>,
     /// The first piece is a guard: an UPDATE the others happen only if it changed a row.
     guarded: bool,
     /// Events recorded into these writes; their sequence numbers come back from the send.
@@ -33,6 +36,8 @@ pub(crate) struct JoinedWrites {
 
 struct Piece {
     sql: String,
+    /// On SQLite, the piece on its own with its parameters as `?N` (run on the store's own connection).
+    native: String,
     /// The first parameter number of this piece in the joined statement, less one.
     offset: usize,
     /// The highest parameter number the piece uses, before renumbering.
@@ -46,9 +51,8 @@ impl JoinedWrites {
         JoinedWrites {
             backend,
             pieces: Vec::new(),
-            args: AnyArguments::default(),
-            bound: 0,
-            bind_error: None,
+            params: Vec::new(),
+            fault: None,
             guarded: false,
             events: Vec::new(),
             head: None,
@@ -74,15 +78,14 @@ impl JoinedWrites {
     /// guard's result. A guarded write needs a returning piece: none returns when the guard fails.
     pub(crate) fn guard(&mut self, update: &str) -> &mut Self {
         if !self.pieces.is_empty() {
-            self.bind_error.get_or_insert("a guard must be the first piece".into());
+            self.fault.get_or_insert("a guard must be the first piece".into());
         }
         self.guarded = true;
         let update = match self.backend {
             Backend::Sqlite => update.to_string(),
             Backend::Postgres => format!("{update} RETURNING 1"),
         };
-        let (sql, highest) = renumber(&update, self.bound);
-        self.pieces.push(Piece { sql, offset: self.bound, highest, returns: false });
+        self.push(&update, false);
         self
     }
 
@@ -99,26 +102,29 @@ impl JoinedWrites {
                     conditional.as_str()
                 }
                 None => {
-                    self.bind_error.get_or_insert(format!("a guarded piece must be INSERT … VALUES (…): {sql}"));
+                    self.fault.get_or_insert(format!("a guarded piece must be INSERT … VALUES (…): {sql}"));
                     sql
                 }
             }
         } else {
             sql
         };
-        let (sql, highest) = renumber(sql, self.bound);
-        self.pieces.push(Piece { sql, offset: self.bound, highest, returns });
+        self.push(sql, returns);
         self
     }
 
-    pub(crate) fn bind<T>(&mut self, value: T) -> &mut Self
-    where
-        T: Encode<'static, Any> + Type<Any> + 'static,
-    {
-        if let Err(e) = self.args.add(value) {
-            self.bind_error.get_or_insert(e.to_string());
-        }
-        self.bound += 1;
+    fn push(&mut self, sql: &str, returns: bool) {
+        let offset = self.params.len();
+        let (joined, highest) = renumber(sql, offset);
+        let native = match self.backend {
+            Backend::Sqlite => positional(sql),
+            Backend::Postgres => String::new(),
+        };
+        self.pieces.push(Piece { sql: joined, native, offset, highest, returns });
+    }
+
+    pub(crate) fn bind(&mut self, value: impl Into<Param>) -> &mut Self {
+        self.params.push(value.into());
         self
     }
 
@@ -126,13 +132,13 @@ impl JoinedWrites {
         self.pieces.is_empty()
     }
 
-    /// The joined statement and its arguments; checks that each piece got exactly its parameters.
-    pub(crate) fn finish(&mut self) -> Result<(String, AnyArguments<'static>, usize), StoreError> {
-        if let Some(e) = self.bind_error.take() {
-            return Err(StoreError::Corrupt(format!("a value could not be bound: {e}")));
+    /// Checks that each piece got exactly its parameters; answers how many pieces return a row.
+    fn check(&mut self) -> Result<usize, StoreError> {
+        if let Some(e) = self.fault.take() {
+            return Err(StoreError::Corrupt(e));
         }
         for (i, p) in self.pieces.iter().enumerate() {
-            let next = self.pieces.get(i + 1).map(|n| n.offset).unwrap_or(self.bound);
+            let next = self.pieces.get(i + 1).map(|n| n.offset).unwrap_or(self.params.len());
             if p.offset + p.highest != next {
                 return Err(StoreError::Corrupt(format!(
                     "joined write {i} uses {} parameters but {} were bound",
@@ -145,6 +151,12 @@ impl JoinedWrites {
         if self.guarded && returning == 0 {
             return Err(StoreError::Corrupt("guarded writes need a returning piece".into()));
         }
+        Ok(returning)
+    }
+
+    /// The joined statement and its arguments; checks that each piece got exactly its parameters.
+    pub(crate) fn finish(&mut self) -> Result<(String, AnyArguments<'static>, usize), StoreError> {
+        let returning = self.check()?;
         let sql = match self.backend {
             Backend::Sqlite => self.pieces.iter().map(|p| p.sql.as_str()).collect::<Vec<_>>().join("; "),
             Backend::Postgres => {
@@ -167,7 +179,10 @@ impl JoinedWrites {
                 format!("WITH {} {tail}", ctes.join(", "))
             }
         };
-        let args = std::mem::take(&mut self.args);
+        let mut args = AnyArguments::default();
+        for p in &self.params {
+            p.add_to(&mut args).map_err(|e| StoreError::Corrupt(format!("a value could not be bound: {e}")))?;
+        }
         Ok((sql, args, returning))
     }
 }
@@ -185,6 +200,32 @@ impl JoinedWrites {
         } else {
             rows.iter().map(|r| r.try_get::<i64, _>(0)).collect::<Result<_, _>>()?
         };
+        self.check_returned(&returned, returning)?;
+        Ok(returned)
+    }
+
+    /// Runs the writes on the store's own SQLite connection (native.rs), piece by piece as SQLite
+    /// runs the joined statement: a guard's `changes()` chain holds the same way.
+    pub(crate) fn run_native(&mut self, conn: &rusqlite::Connection) -> Result<Vec<i64>, StoreError> {
+        if self.is_empty() {
+            return Ok(Vec::new());
+        }
+        if self.backend != Backend::Sqlite {
+            return Err(StoreError::Corrupt("joined writes for PostgreSQL run through sqlx".into()));
+        }
+        let returning = self.check()?;
+        let mut returned = Vec::with_capacity(returning);
+        for p in &self.pieces {
+            let got = crate::native::run(conn, &p.native, &self.params[p.offset..p.offset + p.highest])?;
+            if p.returns {
+                returned.extend(got);
+            }
+        }
+        self.check_returned(&returned, returning)?;
+        Ok(returned)
+    }
+
+    fn check_returned(&self, returned: &[i64], returning: usize) -> Result<(), StoreError> {
         // A failed guard: nothing was written, so nothing returns.
         if returned.len() != returning && !(self.guarded && returned.is_empty()) {
             return Err(StoreError::Corrupt(format!(
@@ -192,7 +233,7 @@ impl JoinedWrites {
                 returned.len()
             )));
         }
-        Ok(returned)
+        Ok(())
     }
 }
 
@@ -317,7 +358,43 @@ mod tests {
         // A piece given one value too few is caught before anything is sent.
         let mut short = JoinedWrites::new(Backend::Sqlite);
         short.write("UPDATE t SET a = $1 WHERE id = $2").bind(1i64);
+        assert!(short.run_native(&rusqlite::Connection::open_in_memory().unwrap_or_else(|e| unreachable!("{e}"))).is_err());
+        let mut short = JoinedWrites::new(Backend::Sqlite);
+        short.write("UPDATE t SET a = $1 WHERE id = $2").bind(1i64);
         short.write("DELETE FROM t WHERE id = $1").bind(3i64);
         assert!(short.finish().is_err());
+    }
+
+    /// On the store's own connection the pieces run in turn as SQLite runs the joined statement: a
+    /// guard that holds lets the rest write and return; one that does not writes and returns nothing.
+    #[test]
+    fn joined_writes_run_natively_piece_by_piece() {
+        let c = rusqlite::Connection::open_in_memory().unwrap_or_else(|e| unreachable!("{e}"));
+        c.execute_batch(
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, a INTEGER, version INTEGER); INSERT INTO t VALUES (2, 0, 7); \
+             CREATE TABLE e (seq INTEGER PRIMARY KEY, x TEXT, y TEXT); CREATE TABLE o (k INTEGER UNIQUE)",
+        )
+        .unwrap_or_else(|e| unreachable!("{e}"));
+        let guarded = |version: i64, k: i64| {
+            let mut g = JoinedWrites::new(Backend::Sqlite);
+            g.guard("UPDATE t SET a = $1, version = version + 1 WHERE id = $2 AND version = $3")
+                .bind(k)
+                .bind(2i64)
+                .bind(version);
+            g.write_returning("INSERT INTO e (x, y) VALUES ($1, $1) RETURNING seq").bind(format!("x{k}"));
+            g.write("INSERT INTO o (k) VALUES ($1) ON CONFLICT (k) DO NOTHING").bind(k);
+            g
+        };
+        assert_eq!(guarded(7, 1).run_native(&c).unwrap_or_else(|e| unreachable!("{e}")), vec![1]);
+        // The version moved on: nothing is written and nothing returns.
+        assert!(guarded(7, 2).run_native(&c).unwrap_or_else(|e| unreachable!("{e}")).is_empty());
+        let count = |sql: &str| c.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap_or_else(|e| unreachable!("{e}"));
+        assert_eq!((count("SELECT COUNT(*) FROM e"), count("SELECT COUNT(*) FROM o"), count("SELECT a FROM t")), (1, 1, 1));
+        let mut plain = JoinedWrites::new(Backend::Sqlite);
+        plain.write("UPDATE t SET a = $2 WHERE id = $1").bind(2i64).bind(9i64);
+        plain.write_returning("INSERT INTO e (x, y) VALUES ($1, NULL) RETURNING seq").bind(Option::<String>::None);
+        assert_eq!(plain.run_native(&c).unwrap_or_else(|e| unreachable!("{e}")), vec![2]);
+        assert_eq!(count("SELECT a FROM t"), 9);
+        assert_eq!(count("SELECT COUNT(*) FROM e WHERE x IS NULL"), 1);
     }
 }

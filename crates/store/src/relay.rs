@@ -80,6 +80,8 @@ impl Store {
     /// Announces committed events to this process's subscribers, each sequence number once. `local`:
     /// committed by this process (other instances are then notified).
     pub(crate) fn publish(&self, events: &[Event], local: bool) {
+        // Before anyone hears of a sign-out or a deactivation, no cached session outlives it.
+        self.forget_sessions_after(events);
         let relay = &self.inner.relay;
         let fresh: Vec<&Event> = {
             let mut a = match relay.announced.lock() {

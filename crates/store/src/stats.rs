@@ -89,21 +89,37 @@ pub(crate) async fn write_counters(
     // distinct, so no row is changed twice in one statement.
     let keys: Vec<_> = counters.iter().collect();
     for chunk in keys.chunks(500) {
-        let mut w = crate::joined::JoinedWrites::new(backend);
-        for ((county, day, metric, dim), by) in chunk {
-            w.write(
-                "INSERT INTO stat_counters (county, day, metric, dim, value) VALUES ($1, $2, $3, $4, $5) \
-                 ON CONFLICT (county, day, metric, dim) DO UPDATE SET value = stat_counters.value + excluded.value",
-            )
-            .bind(county.clone())
-            .bind(day.clone())
-            .bind(*metric)
-            .bind(dim.clone())
-            .bind(**by);
-        }
-        w.run(conn).await?;
+        counter_writes(backend, chunk).run(conn).await?;
     }
     Ok(())
+}
+
+/// [`write_counters`] on the store's own SQLite connection (native.rs).
+pub(crate) fn write_counters_native(
+    conn: &rusqlite::Connection,
+    counters: &BTreeMap<CounterKey, i64>,
+) -> Result<(), StoreError> {
+    let keys: Vec<_> = counters.iter().collect();
+    for chunk in keys.chunks(500) {
+        counter_writes(crate::db::Backend::Sqlite, chunk).run_native(conn)?;
+    }
+    Ok(())
+}
+
+fn counter_writes(backend: crate::db::Backend, chunk: &[(&CounterKey, &i64)]) -> crate::joined::JoinedWrites {
+    let mut w = crate::joined::JoinedWrites::new(backend);
+    for ((county, day, metric, dim), by) in chunk {
+        w.write(
+            "INSERT INTO stat_counters (county, day, metric, dim, value) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (county, day, metric, dim) DO UPDATE SET value = stat_counters.value + excluded.value",
+        )
+        .bind(county.clone())
+        .bind(day.clone())
+        .bind(*metric)
+        .bind(dim.clone())
+        .bind(**by);
+    }
+    w
 }
 
 #[derive(Debug, Clone, Serialize, Default)]

@@ -5,7 +5,7 @@
 
 use crate::db::Store;
 use crate::error::StoreError;
-use crate::group_commit::{CounterKey, Turn};
+use crate::group_commit::{CounterKey, How, Turn};
 use crate::joined::JoinedWrites;
 use crate::now_ms;
 use serde::Serialize;
@@ -71,18 +71,27 @@ pub struct WriteTx {
 
 impl Store {
     pub async fn begin(&self, actor: &Actor) -> Result<WriteTx, StoreError> {
-        self.begin_as(actor, false).await
+        self.begin_as(actor, How::Plain).await
     }
 
     /// A write transaction that reads and checks everything first and then writes in one statement
     /// ([`WriteTx::send`]), for the busiest changes: it needs no savepoint in the batch. It must not
     /// write through [`WriteTx::conn`] unless it has called [`WriteTx::savepoint_now`] first.
     pub(crate) async fn begin_checked(&self, actor: &Actor) -> Result<WriteTx, StoreError> {
-        self.begin_as(actor, true).await
+        self.begin_as(actor, How::Checked).await
     }
 
-    async fn begin_as(&self, actor: &Actor, checked: bool) -> Result<WriteTx, StoreError> {
-        let mut turn = Turn::take(self, checked).await?;
+    /// A checked transaction ([`Store::begin_checked`]) that on a SQLite file runs on the store's own
+    /// connection (native.rs): it writes only through [`WriteTx::send`], [`WriteTx::send_guarded`] and
+    /// [`WriteTx::insert_returning`], and must never ask for [`WriteTx::conn`] (see
+    /// [`WriteTx::is_native`]). Elsewhere it is a checked transaction.
+    pub(crate) async fn begin_native(&self, actor: &Actor) -> Result<WriteTx, StoreError> {
+        let how = if self.inner.native.is_some() { How::Native } else { How::Checked };
+        self.begin_as(actor, how).await
+    }
+
+    async fn begin_as(&self, actor: &Actor, how: How) -> Result<WriteTx, StoreError> {
+        let mut turn = Turn::take(self, how).await?;
         let last_hash = turn.batch().last_hash.clone();
         Ok(WriteTx { turn, actor: actor.clone(), last_hash, pending: Vec::new(), counters: Vec::new() })
     }
@@ -93,11 +102,33 @@ impl WriteTx {
         self.turn.conn()
     }
 
-    /// The connection, for a write sent directly rather than through [`WriteTx::send`] (by a checked
-    /// transaction, its first write: see [`Store::begin_checked`]).
-    pub(crate) fn conn_to_write(&mut self) -> &mut AnyConnection {
+    /// Whether this transaction runs on the store's own SQLite connection ([`Store::begin_native`]).
+    pub(crate) fn is_native(&mut self) -> bool {
+        self.turn.native().is_some()
+    }
+
+    /// Sends statements (on PostgreSQL, one) of which the last returns one row of (BIGINT, TEXT), on
+    /// whichever connection this transaction runs; `$N` parameters as everywhere, each statement
+    /// using the leading ones it needs.
+    pub(crate) async fn insert_returning(
+        &mut self,
+        statements: &[String],
+        params: &[crate::native::Param],
+    ) -> Result<(i64, String), StoreError> {
         let _ = self.turn.writing();
-        self.turn.conn()
+        if let Some(conn) = self.turn.native() {
+            return crate::native::row_int_text(conn, statements, params);
+        }
+        let sql = statements.join("; ");
+        let mut args = sqlx::any::AnyArguments::default();
+        for p in params {
+            p.add_to(&mut args).map_err(|e| StoreError::Corrupt(format!("a value could not be bound: {e}")))?;
+        }
+        sqlx::query_as_with::<_, (i64, String), _>(&sql, args)
+            .fetch_all(self.turn.conn())
+            .await?
+            .pop()
+            .ok_or_else(|| StoreError::Corrupt("an insert returned no row".into()))
     }
 
     pub fn actor(&self) -> &Actor {
@@ -140,10 +171,14 @@ impl WriteTx {
         let detail = data.to_string();
         let prev = match w.head.clone().or_else(|| self.last_hash.clone()) {
             Some(h) => h,
-            None => sqlx::query_scalar::<_, String>("SELECT hash FROM audit ORDER BY seq DESC LIMIT 1")
-                .fetch_optional(self.conn())
-                .await?
-                .unwrap_or_else(|| GENESIS.to_string()),
+            None => {
+                const HEAD: &str = "SELECT hash FROM audit ORDER BY seq DESC LIMIT 1";
+                let head = match self.turn.native() {
+                    Some(conn) => crate::native::optional_text(conn, HEAD)?,
+                    None => sqlx::query_scalar::<_, String>(HEAD).fetch_optional(self.conn()).await?,
+                };
+                head.unwrap_or_else(|| GENESIS.to_string())
+            }
         };
         let actor = self.actor.name.clone();
         let hash = audit_hash(&prev, at, &actor, kind, place, subject, &detail);
@@ -192,7 +227,10 @@ impl WriteTx {
     /// Runs joined writes on the batch's connection, counting the time in the batch's statistics.
     async fn run(&mut self, w: &mut JoinedWrites) -> Result<Vec<i64>, StoreError> {
         let started = std::time::Instant::now();
-        let returned = w.run(self.turn.conn()).await?;
+        let returned = match self.turn.native() {
+            Some(conn) => w.run_native(conn)?,
+            None => w.run(self.turn.conn()).await?,
+        };
         self.turn.batch().stats.statements += started.elapsed();
         Ok(returned)
     }
