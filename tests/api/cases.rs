@@ -851,8 +851,72 @@ async fn pickup_codes_are_kept_hashed(db: Db) {
     pool.close().await;
 }
 
+/// On SQLite acceptance and planned actions write through the store's own connection, every other
+/// change through sqlx's: writers of both kinds sent at once all commit (a batch on one connection is
+/// committed before a writer needing the other begins), each change with its event and audit row,
+/// announced once in commit order, and the audit chain stays whole across the switches.
+async fn writers_on_both_connections_interleave(db: Db) {
+    let app = spawn_app(db).await;
+    let (acceptor, approver) = (actor(&app, "acceptor").await, actor(&app, "approver").await);
+    let application = new_case("MZJ-002", "window", "330822", &mzj_002(false), false);
+    let mut rx = app.store.subscribe();
+    let n = 60;
+    let start = std::sync::Arc::new(tokio::sync::Barrier::new(n));
+    let mut tasks = Vec::new();
+    for i in 0..n {
+        let (store, start, acceptor, approver, application) =
+            (app.store.clone(), start.clone(), acceptor.clone(), approver.clone(), application.clone());
+        tasks.push(tokio::spawn(async move {
+            start.wait().await;
+            if i % 3 == 0 {
+                let mut tx = store.begin(&onewindow_store::Actor::system()).await.unwrap();
+                let zone = onewindow_store::Zone { code: format!("mx{i:02}"), name: format!("区{i}"), name_en: String::new() };
+                tx.save_zone(&zone).await.unwrap();
+                tx.commit().await.unwrap();
+                None
+            } else {
+                let case = store.accept_case_briefly(&acceptor, &application, None).await.unwrap();
+                let claim = ActionInput { action: "claim".into(), ..Default::default() };
+                store.act_on_case_briefly(case.id, &approver, &claim, None).await.unwrap();
+                Some(case.id)
+            }
+        }));
+    }
+    let mut cases = Vec::new();
+    for t in tasks {
+        cases.extend(t.await.unwrap());
+    }
+    assert_eq!(cases.len(), 40);
+    for id in &cases {
+        let c = app.store.case_for(*id, None).await.unwrap();
+        assert_eq!(c.assignee.as_deref(), Some("approver"), "case {id}");
+        let actions: Vec<&str> = c.timeline.iter().map(|t| t.action.as_str()).collect();
+        assert_eq!(actions, ["accept", "claim"], "case {id}");
+    }
+    let zones = app.store.zones().await.unwrap().into_iter().filter(|z| z.code.starts_with("mx")).count();
+    assert_eq!(zones, 20);
+    let mut seqs = Vec::new();
+    let mut kinds = std::collections::BTreeMap::<String, usize>::new();
+    while seqs.len() < 100 {
+        let e = tokio::time::timeout(std::time::Duration::from_secs(5), rx.recv()).await.unwrap().unwrap();
+        // (The outbox worker records its own work as it sends the acceptance messages.)
+        if e.kind.starts_with("outbox.") || e.kind.starts_with("housekeeping.") {
+            continue;
+        }
+        *kinds.entry(e.kind.clone()).or_default() += 1;
+        seqs.push(e.seq);
+    }
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]), "announced once each, in commit order");
+    assert_eq!((kinds.get("case.accepted"), kinds.get("case.claim")), (Some(&40), Some(&40)), "{kinds:?}");
+    let report = app.store.verify_audit().await.unwrap();
+    assert_eq!(report.first_broken, None);
+    let stats = app.store.group_commit_stats().await;
+    assert!(stats.commits < stats.transactions, "{stats:?}");
+}
+
 backend_tests!(
     general_flow_over_http,
+    writers_on_both_connections_interleave,
     correction_pauses_the_clock,
     tolerant_acceptance_with_a_late_supplement,
     house_building_across_national_day,
