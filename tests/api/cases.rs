@@ -512,6 +512,15 @@ async fn flows_are_checked_and_versioned(db: Db) {
     assert_eq!(app.store.case_for(old.id, None).await.unwrap().state_name, "部门审批中");
     // Items keep the version they were accepted under too.
     assert_eq!(old.item_version, 1);
+    // What acceptance read of the catalogue is cached, and a change of the item's flow is seen at once.
+    assert_eq!(new.flow_code, "general");
+    app.store.set_item_flow(&onewindow_store::Actor::system(), "MZJ-002", "online").await.unwrap();
+    let moved = app
+        .store
+        .accept_case(&acceptor, &new_case("MZJ-002", "window", "330822", &mzj_002(false), false), None)
+        .await
+        .unwrap();
+    assert_eq!((moved.flow_code.as_str(), moved.flow_version), ("online", 1));
     // The refusal with a one-time notice.
     let r = app
         .client

@@ -377,9 +377,8 @@ impl Store {
     async fn check_acceptance(&self, n: &NewCase, today: Option<NaiveDate>) -> Result<Acceptance, StoreError> {
         let now = now_ms();
         let today = today.unwrap_or_else(|| local_day(now));
-        let stored = self.item(&n.item).await.map_err(|_| {
-            invalid("item", format!("事项“{}”不存在", n.item), format!("item \"{}\" does not exist", n.item))
-        })?;
+        let facts = self.catalogue_facts(&n.item, n.channel == "online").await?;
+        let stored = facts.stored;
         let item = &stored.item;
         let county = n
             .place
@@ -463,12 +462,8 @@ impl Store {
                 format!("non-key materials are missing ({}); choose tolerant acceptance", missing.join(", ")),
             ));
         }
-        let flow_code = match self.item_flow(&n.item).await? {
-            Some(f) => f,
-            None if n.channel == "online" => "online".into(),
-            None => "general".into(),
-        };
-        let (flow_version, flow) = self.latest_flow(&flow_code).await?;
+        let (flow_code, flow_version, flow, department_id) =
+            (facts.flow_code, facts.flow_version, facts.flow, facts.department_id);
         let promised = i64::from(item.promised_days.get());
         let statutory = i64::from(item.statutory_days.get());
         let due_on = self.add_working_days(today, promised)?;
@@ -482,12 +477,6 @@ impl Store {
         } else {
             Some(self.add_working_days(today, i64::from(n.supplement_days.max(1)))?)
         };
-
-        let department_id: i64 = sqlx::query_scalar("SELECT id FROM departments WHERE place_code = $1 AND code = $2")
-            .bind(county.as_str())
-            .bind(&item.department)
-            .fetch_one(self.pool())
-            .await?;
         Ok(Acceptance {
             now,
             today,

@@ -68,6 +68,8 @@ pub(crate) struct Inner {
     pub(crate) settled_totals: std::sync::Mutex<crate::stats::SettledTotals>,
     /// Staff sessions read recently (session_cache.rs).
     pub(crate) sessions: crate::session_cache::SessionCache,
+    /// What acceptances read of the catalogue, read recently (catalogue_facts.rs).
+    pub(crate) catalogue_facts: crate::catalogue_facts::FactsCache,
     /// On a SQLite file, the store's own connections to it for the busiest paths (native.rs).
     pub(crate) native: Option<crate::native::Native>,
 }
@@ -162,6 +164,7 @@ impl Store {
                 relay: crate::relay::Relay::new(&opts.url),
                 settled_totals: Default::default(),
                 sessions: Default::default(),
+                catalogue_facts: Default::default(),
                 native,
             }),
         };

@@ -82,6 +82,7 @@ impl Store {
     pub(crate) fn publish(&self, events: &[Event], local: bool) {
         // Before anyone hears of a sign-out or a deactivation, no cached session outlives it.
         self.forget_sessions_after(events);
+        self.forget_catalogue_facts_after(events);
         let relay = &self.inner.relay;
         let fresh: Vec<&Event> = {
             let mut a = match relay.announced.lock() {

@@ -9,16 +9,13 @@
 //! (NOTIFY, or its 2 s poll). An entry is also never used after [`FRESH_FOR`], which bounds a change
 //! made outside the application, and never after the session's own expiry.
 //!
-//! A read that began before a change and finishes after it must not put the old answer back: every
-//! forgetting moves a generation on, and a read's answer is kept only if the generation it began in
-//! is still current.
+//! A read that began before a change and finishes after it does not put the old answer back (recent.rs).
 
 use crate::auth::SessionInfo;
 use crate::db::Store;
+use crate::recent::Recent;
 use crate::write::Event;
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How long a cached session answers without being read again.
 pub(crate) const FRESH_FOR: Duration = Duration::from_secs(5);
@@ -26,16 +23,13 @@ pub(crate) const FRESH_FOR: Duration = Duration::from_secs(5);
 /// it: only live sessions are cached).
 const MOST: usize = 10_000;
 
-#[derive(Default)]
-pub(crate) struct SessionCache {
-    inner: Mutex<Cached>,
-}
+/// By the token's hash.
+pub(crate) struct SessionCache(Recent<String, SessionInfo>);
 
-#[derive(Default)]
-struct Cached {
-    generation: u64,
-    /// By the token's hash: (the session, when it was read).
-    sessions: HashMap<String, (SessionInfo, Instant)>,
+impl Default for SessionCache {
+    fn default() -> Self {
+        SessionCache(Recent::new(FRESH_FOR, MOST))
+    }
 }
 
 /// Event kinds after which a cached session may be wrong.
@@ -44,42 +38,22 @@ fn changes_sessions(kind: &str) -> bool {
 }
 
 impl SessionCache {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Cached> {
-        match self.inner.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        }
-    }
-
     /// A cached session still fresh and unexpired at `now_ms`, or the generation a read should begin in.
     pub(crate) fn get(&self, token_hash: &str, now_ms: i64) -> Result<SessionInfo, u64> {
-        let c = self.lock();
-        match c.sessions.get(token_hash) {
-            Some((s, at)) if at.elapsed() < FRESH_FOR && s.expires_at > now_ms => Ok(s.clone()),
-            _ => Err(c.generation),
-        }
+        self.0.get(&token_hash.to_string(), |s| s.expires_at > now_ms)
     }
 
     /// Keeps what a read found, unless something changed sessions since it began.
     pub(crate) fn keep(&self, token_hash: String, session: &SessionInfo, read_in: u64) {
-        let mut c = self.lock();
-        if c.generation != read_in {
-            return;
-        }
-        if c.sessions.len() >= MOST {
-            c.sessions.clear();
-        }
-        c.sessions.insert(token_hash, (session.clone(), Instant::now()));
+        self.0.keep(token_hash, session.clone(), read_in)
     }
 
     pub(crate) fn forget_all(&self) {
-        let mut c = self.lock();
-        c.generation += 1;
-        c.sessions.clear();
+        self.0.forget_all()
     }
 
     pub(crate) fn len(&self) -> usize {
-        self.lock().sessions.len()
+        self.0.len()
     }
 }
 
@@ -117,18 +91,6 @@ mod tests {
             csrf: "c".into(),
             expires_at,
         }
-    }
-
-    #[test]
-    fn a_read_begun_before_a_change_is_not_kept() {
-        let cache = SessionCache::default();
-        let Err(generation) = cache.get("h", 0) else { unreachable!("empty cache") };
-        cache.forget_all();
-        cache.keep("h".into(), &session(i64::MAX), generation);
-        assert!(cache.get("h", 0).is_err(), "an answer read before the change came back");
-        let Err(generation) = cache.get("h", 0) else { unreachable!("empty cache") };
-        cache.keep("h".into(), &session(i64::MAX), generation);
-        assert_eq!(cache.get("h", 0).map(|s| s.staff.id), Ok(1));
     }
 
     #[test]
