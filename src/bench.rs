@@ -770,6 +770,14 @@ pub async fn cases(
         (group.committing - group_before.committing).as_secs_f64() * 1e6 / commits.max(1) as f64,
         group.replanned - group_before.replanned,
     );
+    let syncs = group.wal_syncs - group_before.wal_syncs;
+    if syncs > 0 {
+        println!(
+            "WAL synced outside the writers' lock: {syncs} syncs of {:.0} µs each, {:.1} commits per sync",
+            (group.wal_syncing - group_before.wal_syncing).as_secs_f64() * 1e6 / syncs as f64,
+            (group.wal_synced_batches - group_before.wal_synced_batches) as f64 / syncs as f64,
+        );
+    }
     server.abort();
     close_bench_store(&store, dir).await;
     Ok(())

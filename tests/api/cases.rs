@@ -923,9 +923,32 @@ async fn writers_on_both_connections_interleave(db: Db) {
     assert!(stats.commits < stats.transactions, "{stats:?}");
 }
 
+/// On SQLite the store's own connection commits without waiting for the disk and a thread of its own
+/// syncs the WAL (wal_sync.rs): a writer hears of its commit only after a sync that covers it.
+async fn acknowledged_only_after_the_wal_is_synced(db: Db) {
+    let sqlite = matches!(db, Db::Sqlite);
+    let app = spawn_app(db).await;
+    let acceptor = actor(&app, "acceptor").await;
+    let application = new_case("MZJ-002", "window", "330822", &mzj_002(false), false);
+    let before = app.store.group_commit_stats().await;
+    for k in 1..=5u64 {
+        let case = app.store.accept_case_briefly(&acceptor, &application, None).await.unwrap();
+        // Told, so its batch has been synced (and, alone, by a sync of its own).
+        let stats = app.store.group_commit_stats().await;
+        let (syncs, synced) = (stats.wal_syncs - before.wal_syncs, stats.wal_synced_batches - before.wal_synced_batches);
+        if sqlite {
+            assert!(syncs >= k && synced >= k, "after acceptance {k} (case {}): {stats:?}", case.id);
+            assert!(synced <= stats.commits - before.commits, "{stats:?}");
+        } else {
+            assert_eq!((syncs, synced), (0, 0), "PostgreSQL commits synchronously: {stats:?}");
+        }
+    }
+}
+
 backend_tests!(
     general_flow_over_http,
     writers_on_both_connections_interleave,
+    acknowledged_only_after_the_wal_is_synced,
     correction_pauses_the_clock,
     tolerant_acceptance_with_a_late_supplement,
     house_building_across_national_day,

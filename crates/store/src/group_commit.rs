@@ -29,8 +29,7 @@ use tokio::sync::{oneshot, Mutex, OwnedMutexGuard};
 /// A day's counter key: (county, day, metric, dimension).
 pub(crate) type CounterKey = (String, String, &'static str, String);
 
-/// Why a batch did not commit, as every writer in it hears it.
-type Outcome = Result<(), Arc<str>>;
+use crate::wal_sync::Outcome;
 
 /// The open batch, behind the writers' lock.
 #[derive(Default)]
@@ -38,8 +37,10 @@ pub(crate) struct Batch {
     tx: Option<Transaction<'static, Any>>,
     /// The store's own SQLite connection (native.rs), opened by the first native batch…
     native: Option<rusqlite::Connection>,
-    /// …and whether a transaction is open on it (never while `tx` is).
+    /// …and whether a transaction is open on it (never while `tx` is)…
     native_open: bool,
+    /// …and whether its `COMMIT` syncs the disk itself (otherwise wal_sync.rs does, outside the lock).
+    native_syncs: bool,
     /// The writer holding the lock last went away inside its savepoint; undo it before anyone writes.
     abandoned: bool,
     /// The audit chain's head inside this batch (so each writer need not read it back).
@@ -68,6 +69,11 @@ pub struct GroupStats {
     /// Optimistic writers whose guard found the row changed since their read, and that were planned
     /// again under the lock (case_actions.rs).
     pub replanned: u64,
+    /// On SQLite, syncs of the WAL outside the writers' lock (wal_sync.rs), their time, and the
+    /// batches they made durable.
+    pub wal_syncs: u64,
+    pub wal_syncing: std::time::Duration,
+    pub wal_synced_batches: u64,
 }
 
 pub(crate) type Writers = Arc<Mutex<Batch>>;
@@ -219,10 +225,12 @@ impl Turn {
             b.last_hash = last_hash;
         }
         b.stats.writing += self.since.elapsed();
+        // Commits before this one's batch.
+        let before = b.stats.commits;
         drop(b);
         // Its own task: the batch is settled even if this request is dropped while waiting.
         let store = self.store.clone();
-        let tail = tokio::spawn(async move { wait_or_commit(&store, outcome).await });
+        let tail = tokio::spawn(async move { wait_or_commit(&store, outcome, before).await });
         match tail.await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(why)) => Err(StoreError::Db(sqlx::Error::Protocol(format!("group commit failed: {why}")))),
@@ -256,7 +264,9 @@ async fn open(b: &mut Batch, store: &Store, how: How) -> Result<Undo, StoreError
     if how == How::Native {
         if !b.native_open {
             if b.native.is_none() {
-                b.native = Some(store.native()?.writer()?);
+                let (conn, syncs) = store.native()?.writer()?;
+                b.native = Some(conn);
+                b.native_syncs = syncs;
             }
             if let Some(c) = &b.native {
                 c.execute_batch("BEGIN IMMEDIATE")?;
@@ -349,13 +359,13 @@ async fn settle(b: &mut Batch, store: &Store) {
     }
     .await;
     match result {
-        Ok(()) => committed(b, store, since),
+        Ok(()) => committed(b, store, since, true),
         Err(e) => fail(b, &e.to_string()),
     }
 }
 
-/// [`settle`] for a batch on the store's own SQLite connection. The commit waits for the disk on this
-/// thread (off a request worker's, where there are several).
+/// [`settle`] for a batch on the store's own SQLite connection. Its `COMMIT` hands the WAL's frames to
+/// the kernel; the disk is waited for outside the lock (wal_sync.rs).
 fn settle_native(b: &mut Batch, store: &Store) {
     if b.members.is_empty() {
         fail(b, "nobody's changes are in the batch");
@@ -374,7 +384,8 @@ fn settle_native(b: &mut Batch, store: &Store) {
     match result {
         Ok(()) => {
             b.native_open = false;
-            committed(b, store, since);
+            let synced = b.native_syncs;
+            committed(b, store, since, synced);
         }
         Err(e) => fail(b, &e.to_string()),
     }
@@ -390,23 +401,41 @@ fn blocking<T>(work: impl FnOnce() -> T) -> T {
     }
 }
 
-/// After a commit: the events are announced in commit order and every writer of the batch is told.
-fn committed(b: &mut Batch, store: &Store, since: std::time::Instant) {
+/// After a commit: the events are announced in commit order and every writer of the batch is told —
+/// on a SQLite file once the WAL is synced (`synced`: the commit did that itself), through the queue
+/// every batch there goes through so that the order holds (wal_sync.rs).
+fn committed(b: &mut Batch, store: &Store, since: std::time::Instant, synced: bool) {
     let events = std::mem::take(&mut b.events);
-    store.publish(&events, true);
     b.stats.commits += 1;
     b.stats.committing += since.elapsed();
     b.stats.transactions += b.members.len() as u64;
     b.stats.largest = b.stats.largest.max(b.members.len() as u64);
-    for m in b.members.drain(..) {
-        let _ = m.send(Ok(()));
-    }
     b.last_hash = None;
+    let members = std::mem::take(&mut b.members);
+    match store.inner.native.as_ref().map(|n| n.acknowledgements()) {
+        Some(Ok(queue)) => {
+            queue.acknowledge(crate::wal_sync::Committed { members, events, synced, store: store.clone() });
+        }
+        Some(Err(e)) if !synced => {
+            // Committed but not known to be on disk: nobody may hear it succeeded.
+            let why: Arc<str> = Arc::from(format!("the commit could not be made durable: {e}"));
+            for m in members {
+                let _ = m.send(Err(why.clone()));
+            }
+        }
+        _ => {
+            store.publish(&events, true);
+            for m in members {
+                let _ = m.send(Ok(()));
+            }
+        }
+    }
 }
 
 /// Waits for this writer's batch to commit, or commits it if nobody has by the time this writer's
-/// turn comes round again.
-async fn wait_or_commit(store: &Store, mut outcome: oneshot::Receiver<Outcome>) -> Outcome {
+/// turn comes round again. `before`: the commits made before its batch; a batch committed and
+/// waiting for its sync (wal_sync.rs) is not committed again, nor the next one early.
+async fn wait_or_commit(store: &Store, mut outcome: oneshot::Receiver<Outcome>, before: u64) -> Outcome {
     let lock = store.inner.writers.clone().lock_owned();
     tokio::select! {
         biased;
@@ -415,7 +444,9 @@ async fn wait_or_commit(store: &Store, mut outcome: oneshot::Receiver<Outcome>) 
             if let Ok(r) = outcome.try_recv() {
                 return r;
             }
-            settle(&mut guard, store).await;
+            if guard.stats.commits == before {
+                settle(&mut guard, store).await;
+            }
             drop(guard);
             outcome.await.unwrap_or_else(|_| Err(Arc::from("the batch was dropped")))
         }
@@ -494,7 +525,14 @@ impl Store {
 
     /// How many commits served how many write transactions since start.
     pub async fn group_commit_stats(&self) -> GroupStats {
-        self.inner.writers.lock().await.stats
+        let mut stats = self.inner.writers.lock().await.stats;
+        if let Some(n) = &self.inner.native {
+            let s = n.sync_stats();
+            stats.wal_syncs = s.syncs;
+            stats.wal_syncing = s.syncing;
+            stats.wal_synced_batches = s.batches;
+        }
+        stats
     }
 
     /// Commits the open batch, if any, and closes the store's own SQLite connections (native.rs): the
@@ -504,6 +542,7 @@ impl Store {
         settle(&mut b, self).await;
         b.native = None;
         if let Some(n) = &self.inner.native {
+            n.flush_acknowledgements().await;
             n.close();
         }
     }

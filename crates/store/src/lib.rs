@@ -37,6 +37,7 @@ pub mod seed;
 mod session_cache;
 mod stats;
 pub mod vault;
+mod wal_sync;
 mod write;
 
 pub use applications::{ApplicationInput, ApplicationView, DeliveryChoice, FileView, NewUpload};

@@ -192,6 +192,8 @@ pub(crate) fn optional_text(conn: &Connection, sql: &str) -> Result<Option<Strin
 pub(crate) struct Native {
     path: PathBuf,
     readers: Mutex<Vec<Connection>>,
+    /// Where committed batches wait for the WAL's sync (wal_sync.rs), started by the first commit.
+    acknowledgements: std::sync::OnceLock<crate::wal_sync::WalSync>,
 }
 
 impl Native {
@@ -204,12 +206,44 @@ impl Native {
         if name.is_empty() || name.contains(":memory:") || url.contains("mode=memory") {
             return Ok(None);
         }
-        Ok(Some(Native { path: path.to_path_buf(), readers: Mutex::new(Vec::new()) }))
+        Ok(Some(Native { path: path.to_path_buf(), readers: Mutex::new(Vec::new()), acknowledgements: Default::default() }))
     }
 
-    /// A new connection for the native writer.
-    pub(crate) fn writer(&self) -> Result<Connection, StoreError> {
-        connect(&self.path)
+    /// A new connection for the native writer, and whether its `COMMIT` syncs the disk itself. In WAL
+    /// mode it does not (`synchronous=NORMAL`): wal_sync.rs syncs the WAL outside the writers' lock
+    /// before anyone hears of the commit. Without WAL (a file system that refuses it) it keeps FULL.
+    pub(crate) fn writer(&self) -> Result<(Connection, bool), StoreError> {
+        let conn = connect(&self.path)?;
+        let mode: String = conn.pragma_query_value(None, "journal_mode", |r| r.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Ok((conn, true));
+        }
+        conn.execute_batch("PRAGMA synchronous=NORMAL;")?;
+        Ok((conn, false))
+    }
+
+    /// The queue committed batches are acknowledged through (wal_sync.rs).
+    pub(crate) fn acknowledgements(&self) -> Result<&crate::wal_sync::WalSync, StoreError> {
+        if let Some(a) = self.acknowledgements.get() {
+            return Ok(a);
+        }
+        let mut wal = self.path.clone().into_os_string();
+        wal.push("-wal");
+        let started = crate::wal_sync::WalSync::start(PathBuf::from(wal))
+            .map_err(|e| StoreError::Corrupt(format!("WAL sync thread: {e}")))?;
+        // Two first commits cannot race: commits happen under the writers' lock.
+        Ok(self.acknowledgements.get_or_init(|| started))
+    }
+
+    /// Waits until every committed batch has been acknowledged.
+    pub(crate) async fn flush_acknowledgements(&self) {
+        if let Some(a) = self.acknowledgements.get() {
+            a.flush().await;
+        }
+    }
+
+    pub(crate) fn sync_stats(&self) -> crate::wal_sync::SyncStats {
+        self.acknowledgements.get().map(|a| a.stats()).unwrap_or_default()
     }
 
     /// A reader connection for short reads outside the writers' lock, back among the idle ones when
