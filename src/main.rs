@@ -1,6 +1,11 @@
 //! `onewindow`: one binary for the server and its operator commands.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+/// mimalloc rather than glibc's allocator: a request allocates and frees many small buffers across
+/// threads, and glibc's free lists were a fifth of the case benchmark's CPU (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod bench;
 mod bench_mix;
 mod generate;

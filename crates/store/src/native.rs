@@ -109,15 +109,20 @@ impl From<rusqlite::Error> for StoreError {
 /// `$N` as `?N`: SQLite then binds parameter N at index N, whatever order they appear in (it numbers
 /// `$N` names in order of appearance).
 pub(crate) fn positional(sql: &str) -> String {
+    // Copies the runs between markers whole: this runs for every joined statement under the
+    // writers' lock (a char at a time it was 1 % of a benchmark's CPU). `$` is ASCII, so every cut
+    // is at a character boundary.
     let bytes = sql.as_bytes();
     let mut out = String::with_capacity(sql.len());
-    for (i, c) in sql.char_indices() {
-        if c == '$' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit) {
+    let mut from = 0;
+    for (i, _) in sql.match_indices('$') {
+        if bytes.get(i + 1).is_some_and(u8::is_ascii_digit) {
+            out.push_str(&sql[from..i]);
             out.push('?');
-        } else {
-            out.push(c);
+            from = i + 1;
         }
     }
+    out.push_str(&sql[from..]);
     out
 }
 
