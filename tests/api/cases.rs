@@ -879,7 +879,10 @@ async fn writers_on_both_connections_interleave(db: Db) {
             start.wait().await;
             if i % 3 == 0 {
                 let mut tx = store.begin(&onewindow_store::Actor::system()).await.unwrap();
-                let zone = onewindow_store::Zone { code: format!("mx{i:02}"), name: format!("区{i}"), name_en: String::new() };
+                let zone =
+                    onewindow_store::Zone {
+                        code: format!("mx{i:02}"), name: format!("区{i}"), name_en: String::new()
+                    };
                 tx.save_zone(&zone).await.unwrap();
                 tx.commit().await.unwrap();
                 None
@@ -935,7 +938,8 @@ async fn acknowledged_only_after_the_wal_is_synced(db: Db) {
         let case = app.store.accept_case_briefly(&acceptor, &application, None).await.unwrap();
         // Told, so its batch has been synced (and, alone, by a sync of its own).
         let stats = app.store.group_commit_stats().await;
-        let (syncs, synced) = (stats.wal_syncs - before.wal_syncs, stats.wal_synced_batches - before.wal_synced_batches);
+        let (syncs, synced) =
+            (stats.wal_syncs - before.wal_syncs, stats.wal_synced_batches - before.wal_synced_batches);
         if sqlite {
             assert!(syncs >= k && synced >= k, "after acceptance {k} (case {}): {stats:?}", case.id);
             assert!(synced <= stats.commits - before.commits, "{stats:?}");

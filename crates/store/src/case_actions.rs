@@ -71,7 +71,9 @@ impl Reader<'_> {
                 use rusqlite::OptionalExtension;
                 let mut stmt = conn.prepare_cached(&crate::native::positional(&sql))?;
                 Ok(stmt
-                    .query_row([id], |r| Ok(ActingRow { case: CaseRow::from_native(r)?, in_bundle: r.get("in_bundle")? }))
+                    .query_row([id], |r| {
+                        Ok(ActingRow { case: CaseRow::from_native(r)?, in_bundle: r.get("in_bundle")? })
+                    })
                     .optional()?)
             }
         }
@@ -81,7 +83,9 @@ impl Reader<'_> {
     async fn department_id(&mut self, county: &str, code: &str) -> Result<Option<i64>, StoreError> {
         const SQL: &str = "SELECT id FROM departments WHERE place_code = $1 AND code = $2";
         match self {
-            Reader::Sqlx(conn) => Ok(sqlx::query_scalar(SQL).bind(county).bind(code).fetch_optional(&mut **conn).await?),
+            Reader::Sqlx(conn) => {
+                Ok(sqlx::query_scalar(SQL).bind(county).bind(code).fetch_optional(&mut **conn).await?)
+            }
             Reader::Native(conn) => {
                 use rusqlite::OptionalExtension;
                 let mut stmt = conn.prepare_cached(&crate::native::positional(SQL))?;

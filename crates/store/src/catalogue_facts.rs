@@ -86,7 +86,9 @@ impl Store {
 mod tests {
     #[test]
     fn only_catalogue_changes_forget() {
-        for kind in ["catalogue.imported", "item.flow", "item.unchanged", "flow.saved", "department.saved", "place.saved"] {
+        for kind in
+            ["catalogue.imported", "item.flow", "item.unchanged", "flow.saved", "department.saved", "place.saved"]
+        {
             assert!(super::changes_facts(kind), "{kind}");
         }
         for kind in ["case.accepted", "zone.saved", "window.saved", "staff.updated"] {

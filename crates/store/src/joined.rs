@@ -358,7 +358,9 @@ mod tests {
         // A piece given one value too few is caught before anything is sent.
         let mut short = JoinedWrites::new(Backend::Sqlite);
         short.write("UPDATE t SET a = $1 WHERE id = $2").bind(1i64);
-        assert!(short.run_native(&rusqlite::Connection::open_in_memory().unwrap_or_else(|e| unreachable!("{e}"))).is_err());
+        assert!(short
+            .run_native(&rusqlite::Connection::open_in_memory().unwrap_or_else(|e| unreachable!("{e}")))
+            .is_err());
         let mut short = JoinedWrites::new(Backend::Sqlite);
         short.write("UPDATE t SET a = $1 WHERE id = $2").bind(1i64);
         short.write("DELETE FROM t WHERE id = $1").bind(3i64);
@@ -389,7 +391,10 @@ mod tests {
         // The version moved on: nothing is written and nothing returns.
         assert!(guarded(7, 2).run_native(&c).unwrap_or_else(|e| unreachable!("{e}")).is_empty());
         let count = |sql: &str| c.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap_or_else(|e| unreachable!("{e}"));
-        assert_eq!((count("SELECT COUNT(*) FROM e"), count("SELECT COUNT(*) FROM o"), count("SELECT a FROM t")), (1, 1, 1));
+        assert_eq!(
+            (count("SELECT COUNT(*) FROM e"), count("SELECT COUNT(*) FROM o"), count("SELECT a FROM t")),
+            (1, 1, 1)
+        );
         let mut plain = JoinedWrites::new(Backend::Sqlite);
         plain.write("UPDATE t SET a = $2 WHERE id = $1").bind(2i64).bind(9i64);
         plain.write_returning("INSERT INTO e (x, y) VALUES ($1, NULL) RETURNING seq").bind(Option::<String>::None);

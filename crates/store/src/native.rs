@@ -160,7 +160,11 @@ pub(crate) fn run(conn: &Connection, sql: &str, params: &[Param]) -> Result<Vec<
 
 /// Runs statements in turn, each binding the leading parameters it uses; answers the last one's
 /// first row of (BIGINT, TEXT) (a write with `RETURNING`: a new case's id and number).
-pub(crate) fn row_int_text(conn: &Connection, statements: &[String], params: &[Param]) -> Result<(i64, String), StoreError> {
+pub(crate) fn row_int_text(
+    conn: &Connection,
+    statements: &[String],
+    params: &[Param],
+) -> Result<(i64, String), StoreError> {
     let mut last = None;
     for sql in statements {
         let mut stmt = conn.prepare_cached(&positional(sql))?;
@@ -211,7 +215,11 @@ impl Native {
         if name.is_empty() || name.contains(":memory:") || url.contains("mode=memory") {
             return Ok(None);
         }
-        Ok(Some(Native { path: path.to_path_buf(), readers: Mutex::new(Vec::new()), acknowledgements: Default::default() }))
+        Ok(Some(Native {
+            path: path.to_path_buf(),
+            readers: Mutex::new(Vec::new()),
+            acknowledgements: Default::default(),
+        }))
     }
 
     /// A new connection for the native writer, and whether its `COMMIT` syncs the disk itself. In WAL
@@ -333,12 +341,16 @@ mod tests {
         drop(c);
         let c = connect(&path).unwrap_or_else(|e| unreachable!("{e}"));
         let sql = positional("INSERT INTO t (b, a, c) VALUES ($2, $1, $3) RETURNING a");
-        let got = run(&c, &sql, &[Param::from(7), Param::from("x"), Param::Text(None)]).unwrap_or_else(|e| unreachable!("{e}"));
+        let got = run(&c, &sql, &[Param::from(7), Param::from("x"), Param::Text(None)])
+            .unwrap_or_else(|e| unreachable!("{e}"));
         assert_eq!(got, vec![7]);
-        let (a, b, null): (i64, String, Option<String>) =
-            c.query_row("SELECT a, b, c FROM t", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).unwrap_or_else(|e| unreachable!("{e}"));
+        let (a, b, null): (i64, String, Option<String>) = c
+            .query_row("SELECT a, b, c FROM t", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap_or_else(|e| unreachable!("{e}"));
         assert_eq!((a, b.as_str(), null), (7, "x", None));
-        assert!(run(&c, &positional("UPDATE t SET a = $1"), &[Param::from(8)]).unwrap_or_else(|e| unreachable!("{e}")).is_empty());
+        assert!(run(&c, &positional("UPDATE t SET a = $1"), &[Param::from(8)])
+            .unwrap_or_else(|e| unreachable!("{e}"))
+            .is_empty());
         let _ = std::fs::remove_dir_all(&dir);
     }
 }

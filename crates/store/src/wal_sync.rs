@@ -67,9 +67,7 @@ impl WalSync {
         let (queue, jobs) = mpsc::channel();
         let stats = Arc::new(Mutex::new(SyncStats::default()));
         let counted = stats.clone();
-        std::thread::Builder::new()
-            .name("onewindow-walsync".into())
-            .spawn(move || run(&wal, &jobs, &counted))?;
+        std::thread::Builder::new().name("onewindow-walsync".into()).spawn(move || run(&wal, &jobs, &counted))?;
         Ok(WalSync { queue, stats })
     }
 
@@ -94,7 +92,6 @@ impl WalSync {
     pub(crate) fn stats(&self) -> SyncStats {
         *lock(&self.stats)
     }
-
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
