@@ -8,7 +8,7 @@
 //! the guard matches nothing, nothing is written, and the action is planned again under the lock from
 //! a fresh read. So the writers' lock is held for one statement per action.
 
-use crate::cases::{can_see, date, invalid, CaseActor, CaseRow, MaterialCheck, CASE_SELECT};
+use crate::cases::{can_see, date, invalid, CaseActor, CaseRow, MaterialCheck, CASE_COLUMNS, CASE_SELECT};
 use crate::db::Store;
 use crate::error::StoreError;
 use crate::now_ms;
@@ -22,6 +22,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sqlx::AnyConnection;
+use std::sync::LazyLock;
 
 /// What an action carries besides its name.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -59,20 +60,26 @@ enum Reader<'a> {
 impl Reader<'_> {
     /// The case, with whether it is in an open bundle.
     async fn acting_row(&mut self, id: i64) -> Result<Option<ActingRow>, StoreError> {
-        let sql = format!(
-            "SELECT x.*, CAST(CASE WHEN EXISTS (SELECT 1 FROM bundle_cases b WHERE b.parent_case_id = x.id AND b.status = 'open') \
-             OR EXISTS (SELECT 1 FROM bundle_children k JOIN bundle_cases b ON b.id = k.bundle_case_id \
-             WHERE k.case_id = x.id AND b.status = 'open') THEN 1 ELSE 0 END AS BIGINT) AS in_bundle \
-             FROM ({CASE_SELECT} WHERE c.id = $1) x"
-        );
+        // Built once: this read starts every case action.
+        static SQL: LazyLock<(String, String)> = LazyLock::new(|| {
+            let sql = format!(
+                "SELECT x.*, CAST(CASE WHEN EXISTS (SELECT 1 FROM bundle_cases b WHERE b.parent_case_id = x.id AND b.status = 'open') \
+                 OR EXISTS (SELECT 1 FROM bundle_children k JOIN bundle_cases b ON b.id = k.bundle_case_id \
+                 WHERE k.case_id = x.id AND b.status = 'open') THEN 1 ELSE 0 END AS BIGINT) AS in_bundle \
+                 FROM ({CASE_SELECT} WHERE c.id = $1) x"
+            );
+            let native = crate::native::positional(&sql);
+            (sql, native)
+        });
         match self {
-            Reader::Sqlx(conn) => Ok(sqlx::query_as(&sql).bind(id).fetch_optional(&mut **conn).await?),
+            Reader::Sqlx(conn) => Ok(sqlx::query_as(&SQL.0).bind(id).fetch_optional(&mut **conn).await?),
             Reader::Native(conn) => {
                 use rusqlite::OptionalExtension;
-                let mut stmt = conn.prepare_cached(&crate::native::positional(&sql))?;
+                let mut stmt = conn.prepare_cached(&SQL.1)?;
                 Ok(stmt
                     .query_row([id], |r| {
-                        Ok(ActingRow { case: CaseRow::from_native(r)?, in_bundle: r.get("in_bundle")? })
+                        // `in_bundle` follows the case's columns.
+                        Ok(ActingRow { case: CaseRow::from_native(r)?, in_bundle: r.get(CASE_COLUMNS.len())? })
                     })
                     .optional()?)
             }
