@@ -860,6 +860,35 @@ async fn pickup_codes_are_kept_hashed(db: Db) {
     pool.close().await;
 }
 
+/// A case's version moves by exactly one with every change to its row: the store's statements add
+/// it themselves, and the database's trigger adds it for a statement that forgets (so an action
+/// planned on the old version is planned again instead of overwriting the change).
+async fn every_change_to_a_case_moves_its_version_once(db: Db) {
+    let app = spawn_app(db).await;
+    let acceptor = actor(&app, "acceptor").await;
+    let application = new_case("MZJ-002", "window", "330822", &mzj_002(false), false);
+    let id = app.store.accept_case(&acceptor, &application, None).await.unwrap().id;
+    let pool = sqlx::AnyPool::connect(&app.store_url()).await.unwrap();
+    let version = || {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>("SELECT version FROM cases WHERE id = $1").bind(id).fetch_one(&pool).await.unwrap()
+        }
+    };
+    let first = version().await;
+    for sql in [
+        "UPDATE cases SET delivery = 'express' WHERE id = $1",
+        "UPDATE cases SET delivery = 'window', version = version + 1 WHERE id = $1",
+    ] {
+        let before = version().await;
+        sqlx::query(sql).bind(id).execute(&pool).await.unwrap();
+        assert_eq!(version().await, before + 1, "{sql}");
+    }
+    act(&app, id, "approver", "claim", "", json!({}), "2026-11-02").await;
+    assert_eq!(version().await, first + 3, "the store's action adds one");
+    pool.close().await;
+}
+
 /// On SQLite acceptance and planned actions write through the store's own connection, every other
 /// change through sqlx's: writers of both kinds sent at once all commit (a batch on one connection is
 /// committed before a writer needing the other begins), each change with its event and audit row,
@@ -964,4 +993,5 @@ backend_tests!(
     concurrent_actions_on_one_case_take_effect_once,
     minimal_answers_say_what_the_write_did,
     pickup_codes_are_kept_hashed,
+    every_change_to_a_case_moves_its_version_once,
 );
