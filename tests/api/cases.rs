@@ -872,7 +872,11 @@ async fn every_change_to_a_case_moves_its_version_once(db: Db) {
     let version = || {
         let pool = pool.clone();
         async move {
-            sqlx::query_scalar::<_, i64>("SELECT version FROM cases WHERE id = $1").bind(id).fetch_one(&pool).await.unwrap()
+            sqlx::query_scalar::<_, i64>("SELECT version FROM cases WHERE id = $1")
+                .bind(id)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
         }
     };
     let first = version().await;
