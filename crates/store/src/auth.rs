@@ -86,6 +86,7 @@ impl Staff {
     }
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Deserialize)]
 pub struct NewStaff {
     pub username: String,

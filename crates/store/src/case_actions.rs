@@ -25,12 +25,14 @@ use sqlx::AnyConnection;
 use std::sync::LazyLock;
 
 /// What an action carries besides its name.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct ActionInput {
     pub action: String,
     #[serde(default)]
     pub comment: String,
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub data: Value,
 }
 

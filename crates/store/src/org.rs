@@ -6,16 +6,20 @@ use crate::write::WriteTx;
 use onewindow_core::place::{PlaceCode, PlaceLevel};
 use serde::{Deserialize, Serialize};
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Place {
     pub code: String,
     pub name: String,
     #[serde(default)]
     pub name_en: String,
+    /// province, city, county, township or village.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub level: PlaceLevel,
     pub parent: Option<String>,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Zone {
     pub code: String,
@@ -24,6 +28,7 @@ pub struct Zone {
     pub name_en: String,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Department {
     #[serde(default)]
@@ -38,6 +43,7 @@ pub struct Department {
     pub name_en: String,
 }
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Window {
     #[serde(default)]

@@ -155,7 +155,7 @@ fn county_for(me: &CurrentStaff, place: Option<&str>) -> ApiResult<PlaceCode> {
 }
 
 /// Add an item (admin). The body is an item; a code that exists is a conflict.
-#[utoipa::path(post, path = "/api/v1/items", tag = "catalogue", params(PlaceParam), request_body = Object,
+#[utoipa::path(post, path = "/api/v1/items", tag = "catalogue", params(PlaceParam), request_body = crate::api::item_body::ItemBody,
     responses((status = 201), (status = 401), (status = 403), (status = 409), (status = 422)))]
 pub async fn create(
     State(s): State<AppState>,
@@ -178,7 +178,7 @@ pub async fn create(
 }
 
 /// Edit an item (admin): a new version; cases keep the version they were accepted under.
-#[utoipa::path(put, path = "/api/v1/items/{code}", tag = "catalogue", params(("code" = String, Path)), request_body = Object,
+#[utoipa::path(put, path = "/api/v1/items/{code}", tag = "catalogue", params(("code" = String, Path)), request_body = crate::api::item_body::ItemBody,
     responses((status = 200), (status = 401), (status = 403), (status = 404), (status = 422)))]
 pub async fn update(
     State(s): State<AppState>,

@@ -7,6 +7,7 @@ pub mod catalogue;
 pub mod dashboard;
 pub mod exchange;
 pub mod hotline;
+pub mod item_body;
 pub mod lobby;
 pub mod org;
 pub mod portal;

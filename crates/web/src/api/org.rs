@@ -30,7 +30,7 @@ pub async fn places(State(s): State<AppState>, Query(w): Query<Within>) -> ApiRe
 }
 
 /// Add or rename a place (admin, within their jurisdiction).
-#[utoipa::path(post, path = "/api/v1/places", tag = "organisation", request_body = Object, responses((status = 200), (status = 403), (status = 422)))]
+#[utoipa::path(post, path = "/api/v1/places", tag = "organisation", request_body = Place, responses((status = 200), (status = 403), (status = 422)))]
 pub async fn save_place(State(s): State<AppState>, Admin(me): Admin, Json(p): Json<Place>) -> ApiResult<Json<Place>> {
     me.require_within(&PlaceCode::parse(&p.code)?)?;
     let mut tx = s.store.begin(&me.staff().actor()).await?;
@@ -46,7 +46,7 @@ pub async fn zones(State(s): State<AppState>) -> ApiResult<Json<Vec<Zone>>> {
 }
 
 /// Add or rename a zone (admin). Zones are shared by every county of the installation.
-#[utoipa::path(post, path = "/api/v1/zones", tag = "organisation", request_body = Object, responses((status = 200), (status = 403), (status = 422)))]
+#[utoipa::path(post, path = "/api/v1/zones", tag = "organisation", request_body = Zone, responses((status = 200), (status = 403), (status = 422)))]
 pub async fn save_zone(State(s): State<AppState>, Admin(me): Admin, Json(z): Json<Zone>) -> ApiResult<Json<Zone>> {
     let mut tx = s.store.begin(&me.staff().actor()).await?;
     tx.save_zone(&z).await?;
@@ -61,7 +61,7 @@ pub async fn departments(State(s): State<AppState>, Query(w): Query<Within>) -> 
 }
 
 /// Add or rename a department (admin). `place` defaults to the admin's county.
-#[utoipa::path(post, path = "/api/v1/departments", tag = "organisation", request_body = Object, responses((status = 200), (status = 403), (status = 422)))]
+#[utoipa::path(post, path = "/api/v1/departments", tag = "organisation", request_body = Department, responses((status = 200), (status = 403), (status = 422)))]
 pub async fn save_department(
     State(s): State<AppState>,
     Admin(me): Admin,
@@ -84,7 +84,7 @@ pub async fn windows(State(s): State<AppState>, Query(w): Query<Within>) -> ApiR
 }
 
 /// Add or change a window (admin).
-#[utoipa::path(post, path = "/api/v1/windows", tag = "organisation", request_body = Object, responses((status = 200), (status = 403), (status = 422)))]
+#[utoipa::path(post, path = "/api/v1/windows", tag = "organisation", request_body = Window, responses((status = 200), (status = 403), (status = 422)))]
 pub async fn save_window(
     State(s): State<AppState>,
     Admin(me): Admin,
@@ -107,7 +107,7 @@ pub async fn staff_list(State(s): State<AppState>, Admin(me): Admin) -> ApiResul
 }
 
 /// Create a staff account (admin).
-#[utoipa::path(post, path = "/api/v1/staff", tag = "organisation", request_body = Object,
+#[utoipa::path(post, path = "/api/v1/staff", tag = "organisation", request_body = NewStaff,
     responses((status = 201), (status = 403), (status = 409), (status = 422)))]
 pub async fn create_staff(
     State(s): State<AppState>,

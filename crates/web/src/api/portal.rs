@@ -99,7 +99,7 @@ pub async fn case(State(s): State<AppState>, me: CurrentCitizen, Path(number): P
 /// The citizen's own action: `cancel` (before pre-acceptance), `download` (electronic result),
 /// `deliver` (express received), `supplement` (after a correction request).
 #[utoipa::path(post, path = "/api/v1/citizen/cases/{number}/actions", tag = "citizen", params(("number" = String, Path)),
-    request_body = Value, responses((status = 200), (status = 403), (status = 404), (status = 409), (status = 422)))]
+    request_body = ActionInput, responses((status = 200), (status = 403), (status = 404), (status = 409), (status = 422)))]
 pub async fn act(
     State(s): State<AppState>,
     me: CurrentCitizen,
@@ -151,7 +151,7 @@ pub(crate) async fn send_correction(
 
 /// Choose how the result reaches you: `pickup`, `express` (recipient, address) or `electronic`.
 #[utoipa::path(put, path = "/api/v1/citizen/cases/{number}/delivery", tag = "citizen", params(("number" = String, Path)),
-    request_body = Value, responses((status = 204), (status = 404), (status = 409), (status = 422)))]
+    request_body = DeliveryChoice, responses((status = 204), (status = 404), (status = 409), (status = 422)))]
 pub async fn choose_delivery(
     State(s): State<AppState>,
     me: CurrentCitizen,
