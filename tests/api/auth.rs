@@ -218,8 +218,53 @@ async fn redirects_stay_on_site_and_forms_stay_same_origin(db: Db) {
     assert!(r.headers().get("set-cookie").is_none());
 }
 
+/// A member moved to a department or place that does not exist, or given a short password, is refused
+/// by field (found by scripts/fuzz-api: an unknown department_id was a foreign-key 500), and nothing
+/// about the member changes.
+async fn staff_edits_naming_what_does_not_exist_are_refused_by_field(db: Db) {
+    let app = spawn_app(db).await;
+    let admin = app.login("admin").await;
+    let staff: Value =
+        app.client.get(app.url("/api/v1/staff")).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
+    let acceptor = staff.as_array().unwrap().iter().find(|s| s["username"] == "acceptor").unwrap().clone();
+    let audit_before = app.store.verify_audit().await.unwrap().rows;
+    let edit = |changes: Value| {
+        let mut body = json!({"role": "acceptor", "department_id": acceptor["department_id"],
+            "place": acceptor["place"], "active": true});
+        body.as_object_mut().unwrap().extend(changes.as_object().unwrap().clone());
+        body
+    };
+    for (changes, field) in [
+        (json!({"department_id": -1256, "active": false}), "department_id"),
+        (json!({"department_id": 987654}), "department_id"),
+        (json!({"place": "330822999"}), "place"),
+        (json!({"department_id": -1, "password": "short"}), "password"),
+    ] {
+        let r = app
+            .client
+            .put(app.url(&format!("/api/v1/staff/{}", acceptor["id"])))
+            .bearer_auth(&admin)
+            .json(&edit(changes.clone()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{changes}");
+        let e: Value = r.json().await.unwrap();
+        assert_eq!(e["field"], field, "{changes}: {e}");
+        assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()) && e["message_en"].is_string(), "{e}");
+    }
+    let after: Value =
+        app.client.get(app.url("/api/v1/staff")).bearer_auth(&admin).send().await.unwrap().json().await.unwrap();
+    let now = after.as_array().unwrap().iter().find(|s| s["username"] == "acceptor").unwrap();
+    assert_eq!(now, &acceptor, "the member is unchanged");
+    assert_eq!(app.store.verify_audit().await.unwrap().rows, audit_before, "no audit row written");
+    let r = app.client.get(app.url("/api/v1/session")).bearer_auth(app.login("acceptor").await).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "the member still signs in");
+}
+
 backend_tests!(
     login_logout_and_revocation,
+    staff_edits_naming_what_does_not_exist_are_refused_by_field,
     access_matrix,
     cookie_sessions_need_the_csrf_token,
     redirects_stay_on_site_and_forms_stay_same_origin,

@@ -210,22 +210,7 @@ impl WriteTx {
         if taken.is_some() {
             return Err(StoreError::conflict("username", "用户名已存在", "this username is taken"));
         }
-        let exists: Option<String> = sqlx::query_scalar("SELECT code FROM places WHERE code = $1")
-            .bind(place.as_str())
-            .fetch_optional(self.conn())
-            .await?;
-        if exists.is_none() {
-            return Err(FieldError::new("place", "所属区划不存在", "the place does not exist").into());
-        }
-        if let Some(d) = s.department_id {
-            let ok: Option<i64> = sqlx::query_scalar("SELECT id FROM departments WHERE id = $1")
-                .bind(d)
-                .fetch_optional(self.conn())
-                .await?;
-            if ok.is_none() {
-                return Err(FieldError::new("department_id", "部门不存在", "the department does not exist").into());
-            }
-        }
+        self.check_place_and_department(&place, s.department_id).await?;
         let hash = hash_password(s.password.clone()).await?;
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO staff (username, display_name, password_hash, role, department_id, place_code, active, created_at) \
@@ -250,6 +235,28 @@ impl WriteTx {
         Ok(id)
     }
 
+    /// A staff member's place and department must exist: refused by field, before anything is written
+    /// (the foreign keys would otherwise fail the statement as a server error).
+    async fn check_place_and_department(&mut self, place: &PlaceCode, department: Option<i64>) -> Result<(), StoreError> {
+        let exists: Option<String> = sqlx::query_scalar("SELECT code FROM places WHERE code = $1")
+            .bind(place.as_str())
+            .fetch_optional(self.conn())
+            .await?;
+        if exists.is_none() {
+            return Err(FieldError::new("place", "所属区划不存在", "the place does not exist").into());
+        }
+        if let Some(d) = department {
+            let ok: Option<i64> = sqlx::query_scalar("SELECT id FROM departments WHERE id = $1")
+                .bind(d)
+                .fetch_optional(self.conn())
+                .await?;
+            if ok.is_none() {
+                return Err(FieldError::new("department_id", "部门不存在", "the department does not exist").into());
+            }
+        }
+        Ok(())
+    }
+
     /// Changes role, department, place, active flag and, if given, the password. Deactivating revokes
     /// the member's sessions in the same transaction.
     pub async fn update_staff(
@@ -261,6 +268,10 @@ impl WriteTx {
         active: bool,
         password: Option<String>,
     ) -> Result<(), StoreError> {
+        if password.as_ref().is_some_and(|p| p.chars().count() < 8) {
+            return Err(FieldError::new("password", "密码至少8位", "the password needs at least 8 characters").into());
+        }
+        self.check_place_and_department(place, department_id).await?;
         let n =
             sqlx::query("UPDATE staff SET role = $1, department_id = $2, place_code = $3, active = $4 WHERE id = $5")
                 .bind(role.code())
@@ -275,11 +286,6 @@ impl WriteTx {
             return Err(StoreError::not_found(format!("staff {id}")));
         }
         if let Some(p) = password {
-            if p.chars().count() < 8 {
-                return Err(
-                    FieldError::new("password", "密码至少8位", "the password needs at least 8 characters").into()
-                );
-            }
             let hash = hash_password(p).await?;
             sqlx::query("UPDATE staff SET password_hash = $1 WHERE id = $2")
                 .bind(hash)
