@@ -237,7 +237,11 @@ impl WriteTx {
 
     /// A staff member's place and department must exist: refused by field, before anything is written
     /// (the foreign keys would otherwise fail the statement as a server error).
-    async fn check_place_and_department(&mut self, place: &PlaceCode, department: Option<i64>) -> Result<(), StoreError> {
+    async fn check_place_and_department(
+        &mut self,
+        place: &PlaceCode,
+        department: Option<i64>,
+    ) -> Result<(), StoreError> {
         let exists: Option<String> = sqlx::query_scalar("SELECT code FROM places WHERE code = $1")
             .bind(place.as_str())
             .fetch_optional(self.conn())
