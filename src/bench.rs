@@ -770,6 +770,15 @@ pub async fn cases(
         (group.committing - group_before.committing).as_secs_f64() * 1e6 / commits.max(1) as f64,
         group.replanned - group_before.replanned,
     );
+    let combined = group.combined - group_before.combined;
+    if combined > 0 {
+        println!(
+            "case actions written together (PostgreSQL): {combined} statements wrote {} actions ({:.1} each), {:.0} µs per statement",
+            group.combined_actions - group_before.combined_actions,
+            (group.combined_actions - group_before.combined_actions) as f64 / combined as f64,
+            (group.combining - group_before.combining).as_secs_f64() * 1e6 / combined as f64,
+        );
+    }
     let syncs = group.wal_syncs - group_before.wal_syncs;
     if syncs > 0 {
         println!(

@@ -9,7 +9,7 @@
 //! a fresh read. So the writers' lock is held for one statement per action.
 
 use crate::cases::{can_see, date, invalid, CaseActor, CaseRow, MaterialCheck, CASE_COLUMNS, CASE_SELECT};
-use crate::db::Store;
+use crate::db::{Backend, Store};
 use crate::error::StoreError;
 use crate::now_ms;
 use crate::write::{outbox_into, WriteTx};
@@ -23,6 +23,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sqlx::AnyConnection;
 use std::sync::LazyLock;
+
+mod combined;
+pub(crate) use combined::Combiner;
 
 /// What an action carries besides its name.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -164,6 +167,21 @@ pub struct CaseOutcome {
 }
 
 impl ActionPlan {
+    /// The event (and audit row) the action records: its kind, subject and data.
+    fn event(&self) -> (String, String, Value) {
+        let p = self;
+        let data = json!({"number": p.row.number, "from": p.row.state, "to": p.to, "department": p.department_code,
+               "closed": p.closed_at.is_some(), "on_time": p.today.to_string() <= p.due_on, "trips": p.trips});
+        (format!("case.{}", p.action), format!("case:{}", p.row.id), data)
+    }
+
+    /// The message to the citizen, if any: the (sealed) phone, the payload and the idempotency key.
+    fn message(&self) -> Option<(&str, Value, String)> {
+        let (phone, text) = (self.row.applicant_phone.as_deref()?, self.sms.as_ref()?);
+        let payload = json!({"text": text, "kind": format!("case.{}", self.action)});
+        Some((phone, payload, format!("case:{}:{}:{}", self.row.id, self.action, self.now)))
+    }
+
     fn outcome(&self) -> CaseOutcome {
         CaseOutcome {
             id: self.row.id,
@@ -212,39 +230,53 @@ impl Store {
             }
         };
         // An action in a bundle writes the bundle's progress too: that path reads under the lock.
+        if !plan.in_bundle && self.backend() == Backend::Postgres {
+            // On PostgreSQL actions that arrive together are written together (combined.rs).
+            return self.act_combined(plan, by, input, today).await;
+        }
         let optimistic = (!plan.in_bundle).then_some(plan);
         let (store, who, input2) = (self.clone(), by.clone(), input.clone());
         self.on_writer_thread(async move {
             // Checked: an action reads and checks everything before it writes, and then writes in
             // one statement, so it needs no savepoint of its own. Planned already, it writes through
             // the store's own SQLite connection, where there is one.
-            let mut tx = match optimistic {
+            let tx = match optimistic {
                 Some(_) => store.begin_native(&who.actor).await?,
                 None => store.begin_checked(&who.actor).await?,
             };
-            let applied = match &optimistic {
-                Some(plan) if store.apply_action(&mut tx, plan, &who, true).await? => Some(plan.outcome()),
-                _ => None,
-            };
-            let outcome = match applied {
-                Some(outcome) => outcome,
-                None => {
-                    if tx.is_native() {
-                        // Planning again reads through sqlx: the guard wrote nothing, so this turn
-                        // ends with nothing to undo and the next takes the lock on sqlx's connection.
-                        drop(tx);
-                        tx = store.begin_checked(&who.actor).await?;
-                    }
-                    if optimistic.is_some() {
-                        tx.note_replanned();
-                    }
-                    store.act_on_case_in(&mut tx, id, &who, &input2, today).await?
-                }
-            };
+            let (tx, outcome) = store.act_in_turn(tx, optimistic.as_ref(), id, &who, &input2, today).await?;
             tx.commit().await?;
             Ok(outcome)
         })
         .await
+    }
+
+    /// An action in a writer's turn: its optimistic plan applied if the case has not moved since it was
+    /// read, otherwise (or without a plan) read, checked and applied under the lock. Answers the turn
+    /// it ended in (a native turn whose guard failed gives way to a sqlx one).
+    pub(crate) async fn act_in_turn(
+        &self,
+        mut tx: WriteTx,
+        optimistic: Option<&ActionPlan>,
+        id: i64,
+        by: &CaseActor,
+        input: &ActionInput,
+        today: Option<NaiveDate>,
+    ) -> Result<(WriteTx, CaseOutcome), StoreError> {
+        if let Some(plan) = optimistic {
+            if self.apply_action(&mut tx, plan, by, true).await? {
+                return Ok((tx, plan.outcome()));
+            }
+            if tx.is_native() {
+                // Planning again reads through sqlx: the guard wrote nothing, so this turn ends with
+                // nothing to undo and the next takes the lock on sqlx's connection.
+                drop(tx);
+                tx = self.begin_checked(&by.actor).await?;
+            }
+            tx.note_replanned();
+        }
+        let outcome = self.act_on_case_in(&mut tx, id, by, input, today).await?;
+        Ok((tx, outcome))
     }
 
     /// An action inside a caller's transaction (a citizen's correction uploads its files and supplies
@@ -626,24 +658,10 @@ impl Store {
         }
         // The row was read in this transaction (or is guarded by its version): its trips and
         // department stand unless this action changed them.
-        tx.record_into(
-            &mut w,
-            &format!("case.{}", p.action),
-            &p.row.place_code,
-            &format!("case:{id}"),
-            json!({"number": p.row.number, "from": p.row.state, "to": p.to, "department": p.department_code,
-                   "closed": p.closed_at.is_some(), "on_time": p.today.to_string() <= p.due_on, "trips": p.trips}),
-        )
-        .await?;
-        if let (Some(phone), Some(text)) = (&p.row.applicant_phone, &p.sms) {
-            outbox_into(
-                &mut w,
-                tx.vault(),
-                "sms",
-                phone,
-                &json!({"text": text, "kind": format!("case.{}", p.action)}),
-                &format!("case:{id}:{}:{}", p.action, p.now),
-            );
+        let (kind, subject, data) = p.event();
+        tx.record_into(&mut w, &kind, &p.row.place_code, &subject, data).await?;
+        if let Some((phone, payload, key)) = p.message() {
+            outbox_into(&mut w, tx.vault(), "sms", phone, &payload, &key);
         }
         if guarded {
             tx.send_guarded(w).await

@@ -61,23 +61,57 @@ pub struct NewCase {
 }
 
 /// What acceptance checked and worked out before writing (see `Store::check_acceptance`).
+/// The columns an acceptance fills, in the order of its parameters `$4`…`$34`.
+pub(crate) const CASE_INSERT_COLUMNS: &str = "track_token, item_code, item_version, item_name, flow_code, flow_version, state, place_code, \
+     county_code, department_id, channel, applicant_name, applicant_id_number, applicant_phone, ticket_id, accepted_by, \
+     accepted_at, accepted_on, promised_days, statutory_days, due_on, statutory_due_on, step_entered_at, step_due_on, \
+     materials, tolerant, supplement_due_on, updated_at, applicant_id_hash, applicant_phone_hash, trips";
+
+/// The case row an acceptance inserts ([`Store::acceptance_row`]).
+pub(crate) struct AcceptanceRow {
+    pub(crate) params: Vec<Param>,
+    pub(crate) sealed_phone: Option<String>,
+    pub(crate) window_visit: bool,
+}
+
+/// What an acceptance records besides its row ([`Store::acceptance_tail`]): the timeline row's data,
+/// the event's data, and the message's payload and idempotency key if the citizen gave a phone.
+pub(crate) struct AcceptanceTail {
+    pub(crate) timeline: String,
+    pub(crate) event: Value,
+    pub(crate) sms: Option<(Value, String)>,
+}
+
+/// What an acceptance did, for the minimal answer.
+pub(crate) fn acceptance_outcome(a: &Acceptance, row: &AcceptanceRow, id: i64, number: String) -> CaseOutcome {
+    CaseOutcome {
+        id,
+        number,
+        action: "accept".into(),
+        state: a.initial.clone(),
+        due_on: a.due_on.to_string(),
+        trips: row.window_visit as i64,
+        closed_at: None,
+    }
+}
+
 pub(crate) struct Acceptance {
-    now: i64,
-    today: NaiveDate,
-    county: String,
-    stored: crate::catalogue::StoredItem,
-    flow_code: String,
-    flow_version: i64,
-    initial: String,
-    department_id: i64,
-    checklist: Vec<MaterialCheck>,
-    missing: Vec<String>,
-    promised: i64,
-    statutory: i64,
-    due_on: NaiveDate,
-    statutory_due_on: NaiveDate,
-    step_due_on: Option<String>,
-    supplement_due_on: Option<NaiveDate>,
+    pub(crate) now: i64,
+    pub(crate) today: NaiveDate,
+    pub(crate) county: String,
+    pub(crate) stored: crate::catalogue::StoredItem,
+    pub(crate) flow_code: String,
+    pub(crate) flow_version: i64,
+    pub(crate) initial: String,
+    pub(crate) department_id: i64,
+    pub(crate) checklist: Vec<MaterialCheck>,
+    pub(crate) missing: Vec<String>,
+    pub(crate) promised: i64,
+    pub(crate) statutory: i64,
+    pub(crate) due_on: NaiveDate,
+    pub(crate) statutory_due_on: NaiveDate,
+    pub(crate) step_due_on: Option<String>,
+    pub(crate) supplement_due_on: Option<NaiveDate>,
 }
 
 /// Who acts on a case.
@@ -392,6 +426,10 @@ impl Store {
     ) -> Result<CaseOutcome, StoreError> {
         // The checks read the catalogue before the writers' lock is taken.
         let checked = self.check_acceptance(n, today).await?;
+        if self.backend() == Backend::Postgres {
+            // On PostgreSQL acceptances and actions that arrive together are written together.
+            return self.accept_combined(by, n, checked).await;
+        }
         let (store, who, n2) = (self.clone(), by.clone(), n.clone());
         self.on_writer_thread(async move {
             // Checked: nothing is left to refuse, and the case is written in two statements (on
@@ -543,13 +581,53 @@ impl Store {
 
     /// Writes a checked acceptance: the case with its number, then its timeline row, the visit, the
     /// event and the message, in two statements; answers what it wrote.
-    async fn write_acceptance(
+    pub(crate) async fn write_acceptance(
         &self,
         tx: &mut WriteTx,
         by: &CaseActor,
         n: &NewCase,
         a: &Acceptance,
     ) -> Result<CaseOutcome, StoreError> {
+        let row = self.acceptance_row(by, n, a)?;
+        let (id, number) = tx.insert_returning(&self.insert_case_sql(), &row.params).await?;
+        let tail = Self::acceptance_tail(n, a, id, &number);
+        let mut w = tx.writes();
+        w.write(
+            "INSERT INTO case_actions (case_id, action, from_state, to_state, actor, staff_id, comment, data, at) \
+             VALUES ($1, 'accept', '', $2, $3, $4, '', $5, $6)",
+        )
+        .bind(id)
+        .bind(a.initial.clone())
+        .bind(by.actor.name.clone())
+        .bind(by.actor.staff_id)
+        .bind(tail.timeline.clone())
+        .bind(a.now);
+        if row.window_visit {
+            w.write(
+                "INSERT INTO case_trips (case_id, at, day, source, ticket_id, reason, actor) VALUES ($1, $2, $3, 'window', $4, '', $5)",
+            )
+            .bind(id)
+            .bind(a.now)
+            .bind(a.today.to_string())
+            .bind(n.ticket_id)
+            .bind(by.actor.name.clone());
+        }
+        tx.record_into(&mut w, "case.accepted", n.place.as_str(), &format!("case:{id}"), tail.event.clone()).await?;
+        if let (Some(phone), Some((payload, key))) = (&row.sealed_phone, &tail.sms) {
+            outbox_into(&mut w, tx.vault(), "sms", phone, payload, key);
+        }
+        tx.send(w).await?;
+        Ok(acceptance_outcome(a, &row, id, number))
+    }
+
+    /// The case row an acceptance inserts: the values of `insert_case_sql`'s `$1`…`$34`, personal
+    /// data sealed. Worked out before the case has an id or a number.
+    pub(crate) fn acceptance_row(
+        &self,
+        by: &CaseActor,
+        n: &NewCase,
+        a: &Acceptance,
+    ) -> Result<AcceptanceRow, StoreError> {
         let (now, today, county, item, missing) = (a.now, a.today, a.county.as_str(), &a.stored.item, &a.missing);
         let vault = self.vault();
         let sealed_phone = n.applicant_phone.as_ref().map(|p| vault.seal(p.as_str()));
@@ -594,42 +672,19 @@ impl Store {
             n.applicant_phone.as_ref().map(|p| vault.lookup_hash("phone", p.as_str())).into(),
             (window_visit as i64).into(),
         ];
-        let (id, number) = tx.insert_returning(&self.insert_case_sql(), &params).await?;
-        let mut w = tx.writes();
-        w.write(
-            "INSERT INTO case_actions (case_id, action, from_state, to_state, actor, staff_id, comment, data, at) \
-             VALUES ($1, 'accept', '', $2, $3, $4, '', $5, $6)",
-        )
-        .bind(id)
-        .bind(a.initial.clone())
-        .bind(by.actor.name.clone())
-        .bind(by.actor.staff_id)
-        .bind(
-            json!({"channel": n.channel, "tolerant": n.tolerant && !missing.is_empty(), "missing": missing})
-                .to_string(),
-        )
-        .bind(now);
-        if window_visit {
-            w.write(
-                "INSERT INTO case_trips (case_id, at, day, source, ticket_id, reason, actor) VALUES ($1, $2, $3, 'window', $4, '', $5)",
-            )
-            .bind(id)
-            .bind(now)
-            .bind(today.to_string())
-            .bind(n.ticket_id)
-            .bind(by.actor.name.clone());
-        }
-        let (flow_code, due_on, supplement_due_on) = (&a.flow_code, a.due_on, a.supplement_due_on);
-        tx.record_into(
-            &mut w,
-            "case.accepted",
-            n.place.as_str(),
-            &format!("case:{id}"),
-            json!({"number": number, "item": item.code.as_str(), "flow": flow_code, "state": a.initial, "channel": n.channel,
-                   "department": item.department, "item_trip_level": i64::from(item.trip_level)}),
-        )
-        .await?;
-        if let Some(phone) = &sealed_phone {
+        Ok(AcceptanceRow { params, sealed_phone, window_visit })
+    }
+
+    /// What an acceptance records once its case has an id and a number: the timeline row's data, the
+    /// event's data and the message to the citizen.
+    pub(crate) fn acceptance_tail(n: &NewCase, a: &Acceptance, id: i64, number: &str) -> AcceptanceTail {
+        let (item, missing) = (&a.stored.item, &a.missing);
+        let timeline = json!({"channel": n.channel, "tolerant": n.tolerant && !missing.is_empty(), "missing": missing})
+            .to_string();
+        let event = json!({"number": number, "item": item.code.as_str(), "flow": a.flow_code, "state": a.initial, "channel": n.channel,
+                   "department": item.department, "item_trip_level": i64::from(item.trip_level)});
+        let sms = n.applicant_phone.as_ref().map(|_| {
+            let due_on = a.due_on;
             let mut text = if n.channel == "online" {
                 format!(
                     "您的网上申请“{}”已提交，办件号{}，预审通过后承诺{}前办结。",
@@ -640,38 +695,16 @@ impl Store {
             } else {
                 format!("您申请的“{}”已受理，办件号{}，承诺{}前办结。", item.name, number, due_on.format("%-m月%-d日"))
             };
-            if let Some(d) = supplement_due_on {
+            if let Some(d) = a.supplement_due_on {
                 text.push_str(&format!("请于{}前补齐：{}。", d.format("%-m月%-d日"), missing.join("、")));
             }
-            outbox_into(
-                &mut w,
-                tx.vault(),
-                "sms",
-                phone,
-                &json!({"text": text, "kind": "case.accepted"}),
-                &format!("case:{id}:accepted"),
-            );
-        }
-        tx.send(w).await?;
-        Ok(CaseOutcome {
-            id,
-            number,
-            action: "accept".into(),
-            state: a.initial.clone(),
-            due_on: due_on.to_string(),
-            trips: window_visit as i64,
-            closed_at: None,
-        })
+            (json!({"text": text, "kind": "case.accepted"}), format!("case:{id}:accepted"))
+        });
+        AcceptanceTail { timeline, event, sms }
     }
 
-    /// Takes the county's next case number of the day and inserts the case with it; returns the id
-    /// and the number. Parameters: county, day, number prefix, then the case's columns as listed. On
-    /// SQLite two statements (the second returns the row), on PostgreSQL one.
     fn insert_case_sql(&self) -> Vec<String> {
-        const COLUMNS: &str = "track_token, item_code, item_version, item_name, flow_code, flow_version, state, place_code, \
-             county_code, department_id, channel, applicant_name, applicant_id_number, applicant_phone, ticket_id, accepted_by, \
-             accepted_at, accepted_on, promised_days, statutory_days, due_on, statutory_due_on, step_entered_at, step_due_on, \
-             materials, tolerant, supplement_due_on, updated_at, applicant_id_hash, applicant_phone_hash, trips";
+        const COLUMNS: &str = CASE_INSERT_COLUMNS;
         let values: Vec<String> = (4..=34).map(|i| format!("${i}")).collect();
         let values = values.join(", ");
         let bump = "INSERT INTO case_counters (county, day, last_number) VALUES ($1, $2, 1) \

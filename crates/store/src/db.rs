@@ -56,6 +56,8 @@ pub(crate) struct Inner {
     pub(crate) writers: crate::group_commit::Writers,
     /// Where the busiest write transactions run (group_commit.rs).
     pub(crate) writer_thread: crate::group_commit::WriterThread,
+    /// On PostgreSQL, case actions waiting to be written together (case_actions/combined.rs).
+    pub(crate) combiner: crate::case_actions::Combiner,
     pub(crate) events: broadcast::Sender<Event>,
     pub(crate) vault: crate::vault::Vault,
     /// Working days for time limits: the built-in years plus any the operator loads.
@@ -157,6 +159,7 @@ impl Store {
                 writer,
                 writers: Default::default(),
                 writer_thread: crate::group_commit::WriterThread::start()?,
+                combiner: Default::default(),
                 events,
                 vault,
                 calendar: std::sync::RwLock::new(calendar),

@@ -47,6 +47,9 @@ pub(crate) struct Batch {
     pub(crate) last_hash: Option<String>,
     /// Writers whose changes are in the batch, waiting for its commit.
     members: Vec<oneshot::Sender<Outcome>>,
+    /// Writers in the batch that are not members: actions written by a member on their behalf
+    /// (case_actions/combined.rs), which hear the outcome from it.
+    riders: u64,
     events: Vec<Event>,
     /// Dashboard counters of the released writers, summed: written once per batch, just before commit.
     counters: BTreeMap<CounterKey, i64>,
@@ -69,6 +72,12 @@ pub struct GroupStats {
     /// Optimistic writers whose guard found the row changed since their read, and that were planned
     /// again under the lock (case_actions.rs).
     pub replanned: u64,
+    /// On PostgreSQL, statements that wrote several case actions at once, and the actions they wrote
+    /// (case_actions/combined.rs).
+    pub combined: u64,
+    pub combined_actions: u64,
+    /// Of `statements`, the time those statements took.
+    pub combining: std::time::Duration,
     /// On SQLite, syncs of the WAL outside the writers' lock (wal_sync.rs), their time, and the
     /// batches they made durable.
     pub wal_syncs: u64,
@@ -195,6 +204,11 @@ impl Turn {
             self.undo = Undo::WithTheBatch;
         }
         first
+    }
+
+    /// This writer wrote for `n` others too, who count as writers of the batch (see `Batch::riders`).
+    pub(crate) fn wrote_for(&mut self, n: u64) {
+        self.batch().riders += n;
     }
 
     /// The first write turned out to write nothing (a guard that did not hold): back to nothing to undo.
@@ -325,6 +339,7 @@ fn fail(b: &mut Batch, why: &str) {
         }
     }
     b.abandoned = false;
+    b.riders = 0;
     b.last_hash = None;
     b.events.clear();
     b.counters.clear();
@@ -408,8 +423,9 @@ fn committed(b: &mut Batch, store: &Store, since: std::time::Instant, synced: bo
     let events = std::mem::take(&mut b.events);
     b.stats.commits += 1;
     b.stats.committing += since.elapsed();
-    b.stats.transactions += b.members.len() as u64;
-    b.stats.largest = b.stats.largest.max(b.members.len() as u64);
+    let writers = b.members.len() as u64 + std::mem::take(&mut b.riders);
+    b.stats.transactions += writers;
+    b.stats.largest = b.stats.largest.max(writers);
     b.last_hash = None;
     let members = std::mem::take(&mut b.members);
     match store.inner.native.as_ref().map(|n| n.acknowledgements()) {
@@ -507,6 +523,11 @@ impl WriterThread {
             })
             .map_err(|e| StoreError::Corrupt(format!("writer thread: {e}")))?;
         Ok(WriterThread { handle, _stop: stop })
+    }
+
+    /// Runs work on the writer thread without waiting for it.
+    pub(crate) fn spawn(&self, work: impl std::future::Future<Output = ()> + Send + 'static) {
+        self.handle.spawn(work);
     }
 }
 

@@ -35,6 +35,17 @@ pub(crate) enum Param {
     Text(Option<String>),
 }
 
+impl Param {
+    /// The value as JSON (a number, a string or null), for values that travel in a JSON array.
+    pub(crate) fn to_json(&self) -> serde_json::Value {
+        match self {
+            Param::Int(v) => v.map(serde_json::Value::from).unwrap_or_default(),
+            Param::Real(v) => v.map(serde_json::Value::from).unwrap_or_default(),
+            Param::Text(v) => v.clone().map(serde_json::Value::from).unwrap_or_default(),
+        }
+    }
+}
+
 impl From<i64> for Param {
     fn from(v: i64) -> Self {
         Param::Int(Some(v))

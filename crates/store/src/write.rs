@@ -169,16 +169,9 @@ impl WriteTx {
     ) -> Result<(), StoreError> {
         let at = now_ms();
         let detail = data.to_string();
-        let prev = match w.head.clone().or_else(|| self.last_hash.clone()) {
+        let prev = match w.head.clone() {
             Some(h) => h,
-            None => {
-                const HEAD: &str = "SELECT hash FROM audit ORDER BY seq DESC LIMIT 1";
-                let head = match self.turn.native() {
-                    Some(conn) => crate::native::optional_text(conn, HEAD)?,
-                    None => sqlx::query_scalar::<_, String>(HEAD).fetch_optional(self.conn()).await?,
-                };
-                head.unwrap_or_else(|| GENESIS.to_string())
-            }
+            None => self.chain_head().await?,
         };
         let actor = self.actor.name.clone();
         let hash = audit_hash(&prev, at, &actor, kind, place, subject, &detail);
@@ -207,6 +200,67 @@ impl WriteTx {
         w.counters.extend(crate::stats::counters_at(kind, place, &data, at));
         w.events.push(Event { seq: 0, at, kind: kind.into(), place: place.into(), subject: subject.into(), data });
         Ok(())
+    }
+
+    /// The audit chain's head as this transaction sees it: what it or its batch chained last, or the
+    /// last row written.
+    pub(crate) async fn chain_head(&mut self) -> Result<String, StoreError> {
+        if let Some(h) = &self.last_hash {
+            return Ok(h.clone());
+        }
+        const HEAD: &str = "SELECT hash FROM audit ORDER BY seq DESC LIMIT 1";
+        let head = match self.turn.native() {
+            Some(conn) => crate::native::optional_text(conn, HEAD)?,
+            None => sqlx::query_scalar::<_, String>(HEAD).fetch_optional(self.conn()).await?,
+        };
+        Ok(head.unwrap_or_else(|| GENESIS.to_string()))
+    }
+
+    /// From here the changes are made on behalf of `actor` (a writer writing for others).
+    pub(crate) fn act_as(&mut self, actor: &Actor) {
+        self.actor = actor.clone();
+    }
+
+    /// Sends one statement that writes several changes at once (case_actions/combined.rs), given as
+    /// a JSON array (`$1`) and a count (`$2`); answers its rows. A statement guarded as a whole
+    /// answers none when its guard did not hold, and then it wrote nothing. What it recorded is
+    /// added with [`WriteTx::recorded`].
+    pub(crate) async fn send_json<R>(&mut self, sql: &str, json: String, rows: i64) -> Result<Vec<R>, StoreError>
+    where
+        R: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+    {
+        let first_write = self.turn.writing();
+        let started = std::time::Instant::now();
+        let returned: Vec<R> = sqlx::query_as(sql).bind(json).bind(rows).fetch_all(self.turn.conn()).await?;
+        let stats = &mut self.turn.batch().stats;
+        stats.statements += started.elapsed();
+        if returned.is_empty() {
+            if first_write {
+                self.turn.wrote_nothing();
+            }
+            return Ok(returned);
+        }
+        stats.combining += started.elapsed();
+        Ok(returned)
+    }
+
+    /// What a statement sent by [`WriteTx::send_json`] recorded: its events (with their sequence
+    /// numbers), their counters and the audit chain's new head. Counted as one statement combining
+    /// that many changes (statistics).
+    pub(crate) fn recorded(&mut self, mut events: Vec<Event>, head: String) {
+        for e in &events {
+            self.counters.extend(crate::stats::counters_at(&e.kind, &e.place, &e.data, e.at));
+        }
+        let stats = &mut self.turn.batch().stats;
+        stats.combined += 1;
+        stats.combined_actions += events.len() as u64;
+        self.pending.append(&mut events);
+        self.last_hash = Some(head);
+    }
+
+    /// This transaction wrote for `n` other writers too (they count as writers of its batch).
+    pub(crate) fn wrote_for(&mut self, n: u64) {
+        self.turn.wrote_for(n);
     }
 
     /// Sends joined writes as one statement; what they recorded joins this transaction. Returns what
