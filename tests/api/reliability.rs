@@ -156,6 +156,67 @@ fn temp_dir(tag: &str) -> std::path::PathBuf {
     dir
 }
 
+/// An instance plans each case action from the case as it last wrote it (no read), and that is never
+/// the case as it was: each kept row is the database's, column by column, and when the other instance
+/// moved the case meanwhile, the action is planned from the database instead — a step the kept row
+/// would refuse is taken, and one it would allow is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_actions_plan_from_the_case_as_written_and_never_from_an_older_one() {
+    if postgres_url().is_none() {
+        eprintln!("ONEWINDOW_TEST_DATABASE_URL is not set: the scale-out test needs PostgreSQL");
+        return;
+    }
+    let a = spawn_app(Db::Postgres).await;
+    let b = second_instance(&a).await;
+    let (acceptor, approver) = (a.login("acceptor").await, a.login("approver").await);
+    let new_case = json!({"item": "MZJ-002", "applicant": {"name": "王五", "phone": "13900001111"},
+                          "materials": crate::helpers::mzj_002_materials()});
+    let act = |app: &TestApp, id: i64, token: &str, action: &str, extra: Value| {
+        let mut body = extra;
+        body["action"] = json!(action);
+        let (client, url, token) =
+            (app.client.clone(), app.url(&format!("/api/v1/cases/{id}/actions")), token.to_string());
+        async move { client.post(url).bearer_auth(token).json(&body).send().await.unwrap() }
+    };
+    let state = |v: Value| v["state"].as_str().unwrap().to_string();
+
+    // A whole lifecycle on one instance: after each step the kept row is the database's.
+    let id = post(&a, "/api/v1/cases", Some(&acceptor), new_case.clone()).await["id"].as_i64().unwrap();
+    let ship = json!({"data": {"address": "天马街道1号", "carrier": "EMS", "tracking": "E1"}});
+    for (token, action, extra) in [
+        (&approver, "claim", json!({})),
+        (&approver, "return", json!({"comment": "补正"})),
+        (&acceptor, "supplement", json!({})),
+        (&approver, "approve", json!({})),
+        (&acceptor, "ship", ship.clone()),
+    ] {
+        let r = act(&a, id, token, action, extra).await;
+        assert_eq!(r.status(), reqwest::StatusCode::OK, "{action}: {}", r.text().await.unwrap());
+        assert_eq!(a.store.kept_case_matches_database(id).await.unwrap(), Some(true), "after {action}");
+    }
+    assert_eq!(act(&a, id, &acceptor, "deliver", json!({})).await.status(), reqwest::StatusCode::OK);
+    assert_eq!(a.store.kept_case_matches_database(id).await.unwrap(), None, "a closed case is not kept");
+
+    // The other instance moves the case after this one kept it.
+    let id = post(&a, "/api/v1/cases", Some(&acceptor), new_case).await["id"].as_i64().unwrap();
+    assert_eq!(act(&a, id, &approver, "claim", json!({})).await.status(), reqwest::StatusCode::OK);
+    assert_eq!(act(&b, id, &approver, "return", json!({"comment": "补正"})).await.status(), reqwest::StatusCode::OK);
+    assert_eq!(a.store.kept_case_matches_database(id).await.unwrap(), Some(false), "A's row is older now");
+    // Supplying is not allowed in the state A kept, but it is in the case's state: taken.
+    let r = act(&a, id, &acceptor, "supplement", json!({})).await;
+    assert_eq!(r.status(), reqwest::StatusCode::OK, "{}", r.text().await.unwrap());
+    assert_eq!(state(r.json().await.unwrap()), "review");
+    assert_eq!(a.store.kept_case_matches_database(id).await.unwrap(), Some(true));
+    // B returns it again; A's row says "review", where returning is allowed — the case says it is not.
+    assert_eq!(act(&b, id, &approver, "return", json!({"comment": "再补正"})).await.status(), reqwest::StatusCode::OK);
+    let r = act(&a, id, &approver, "return", json!({"comment": "第三次"})).await;
+    assert_eq!(r.status(), reqwest::StatusCode::CONFLICT, "{}", r.text().await.unwrap());
+    let on_b = b.get_json_as(&acceptor, &format!("/api/v1/cases/{id}")).await;
+    let steps: Vec<&str> = on_b["timeline"].as_array().unwrap().iter().map(|t| t["action"].as_str().unwrap()).collect();
+    assert_eq!(steps, ["accept", "claim", "return", "supplement", "return"]);
+    assert!(a.store.verify_audit().await.unwrap().first_broken.is_none());
+}
+
 /// A SQLite installation with the demo county, three tickets with phone numbers (sealed) and one call,
 /// served over HTTP; returns the app and its keys.
 async fn sqlite_with_data() -> (TestApp, onewindow_store::vault::KeyRing) {

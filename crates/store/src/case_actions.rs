@@ -25,7 +25,9 @@ use sqlx::AnyConnection;
 use std::sync::LazyLock;
 
 mod combined;
+mod written;
 pub(crate) use combined::Combiner;
+pub(crate) use written::WrittenCases;
 
 /// What an action carries besides its name.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -59,6 +61,8 @@ struct ActingRow {
 /// the store's own SQLite readers (native.rs) for a plan made outside the lock.
 enum Reader<'a> {
     Sqlx(&'a mut AnyConnection),
+    /// Any of the pool's connections, taken for each read (a plan that may need none).
+    Pool(&'a sqlx::AnyPool),
     Native(&'a mut rusqlite::Connection),
 }
 
@@ -78,6 +82,7 @@ impl Reader<'_> {
         });
         match self {
             Reader::Sqlx(conn) => Ok(sqlx::query_as(&SQL.0).bind(id).fetch_optional(&mut **conn).await?),
+            Reader::Pool(pool) => Ok(sqlx::query_as(&SQL.0).bind(id).fetch_optional(*pool).await?),
             Reader::Native(conn) => {
                 use rusqlite::OptionalExtension;
                 let mut stmt = conn.prepare_cached(&SQL.1)?;
@@ -98,6 +103,7 @@ impl Reader<'_> {
             Reader::Sqlx(conn) => {
                 Ok(sqlx::query_scalar(SQL).bind(county).bind(code).fetch_optional(&mut **conn).await?)
             }
+            Reader::Pool(pool) => Ok(sqlx::query_scalar(SQL).bind(county).bind(code).fetch_optional(*pool).await?),
             Reader::Native(conn) => {
                 use rusqlite::OptionalExtension;
                 let mut stmt = conn.prepare_cached(&crate::native::positional(SQL))?;
@@ -111,6 +117,7 @@ impl Reader<'_> {
         const SQL: &str = "SELECT COUNT(*) FROM case_trips WHERE case_id = $1 AND day = $2";
         match self {
             Reader::Sqlx(conn) => Ok(sqlx::query_scalar(SQL).bind(id).bind(day).fetch_one(&mut **conn).await?),
+            Reader::Pool(pool) => Ok(sqlx::query_scalar(SQL).bind(id).bind(day).fetch_one(*pool).await?),
             Reader::Native(conn) => {
                 let mut stmt = conn.prepare_cached(&crate::native::positional(SQL))?;
                 Ok(stmt.query_row(rusqlite::params![id, day], |r| r.get(0))?)
@@ -224,15 +231,25 @@ impl Store {
                 let mut reader = native.reader()?;
                 self.plan_action(Reader::Native(&mut reader), id, by, input, today).await?
             }
-            None => {
-                let mut conn = self.pool().acquire().await?;
-                self.plan_action(Reader::Sqlx(&mut conn), id, by, input, today).await?
-            }
+            None => match self.inner.written_cases.take(id).filter(|row| can_see(by, row)) {
+                // As this server last wrote it: the write is guarded by that version (written.rs).
+                Some(row) => match self.plan_on(Reader::Pool(self.pool()), row, false, by, input, today).await {
+                    Ok(plan) => plan,
+                    // A refusal must be what the committed case says.
+                    Err(_) => self.plan_action(Reader::Pool(self.pool()), id, by, input, today).await?,
+                },
+                None => self.plan_action(Reader::Pool(self.pool()), id, by, input, today).await?,
+            },
         };
         // An action in a bundle writes the bundle's progress too: that path reads under the lock.
         if !plan.in_bundle && self.backend() == Backend::Postgres {
             // On PostgreSQL actions that arrive together are written together (combined.rs).
-            return self.act_combined(plan, by, input, today).await;
+            let after = plan.case_after(by);
+            let outcome = self.act_combined(plan, by, input, today).await?;
+            if let Some(row) = after {
+                self.inner.written_cases.keep(row);
+            }
+            return Ok(outcome);
         }
         let optimistic = (!plan.in_bundle).then_some(plan);
         let (store, who, input2) = (self.clone(), by.clone(), input.clone());
@@ -320,13 +337,28 @@ impl Store {
         input: &ActionInput,
         today: Option<NaiveDate>,
     ) -> Result<ActionPlan, StoreError> {
-        let now = now_ms();
-        let today = today.unwrap_or_else(|| local_day(now));
         let row = conn.acting_row(id).await?;
         let (row, in_bundle) = row
             .filter(|r| can_see(by, &r.case))
             .map(|r| (r.case, r.in_bundle != 0))
             .ok_or_else(|| StoreError::not_found(format!("case {id}")))?;
+        self.plan_on(conn, row, in_bundle, by, input, today).await
+    }
+
+    /// Checks the action against the case as read (or as this server last wrote it) and works out
+    /// everything it changes; `conn` answers what else the action needs to know. Writes nothing.
+    async fn plan_on(
+        &self,
+        mut conn: Reader<'_>,
+        row: CaseRow,
+        in_bundle: bool,
+        by: &CaseActor,
+        input: &ActionInput,
+        today: Option<NaiveDate>,
+    ) -> Result<ActionPlan, StoreError> {
+        let now = now_ms();
+        let today = today.unwrap_or_else(|| local_day(now));
+        let id = row.id;
         let flow = self.flow(&row.flow_code, row.flow_version).await?;
         let taker = Taker { role: &by.role, level: by.place.level(), department: by.department.as_deref() };
         let action = match flow.action_for(&row.state, &input.action, &taker, Some(&row.department_code)) {

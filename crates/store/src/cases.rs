@@ -189,7 +189,7 @@ pub struct CaseView {
     pub timeline: Vec<TimelineEntry>,
 }
 
-#[derive(sqlx::FromRow)]
+#[derive(sqlx::FromRow, Clone, Debug, PartialEq)]
 pub(crate) struct CaseRow {
     pub id: i64,
     pub number: String,

@@ -58,6 +58,8 @@ pub(crate) struct Inner {
     pub(crate) writer_thread: crate::group_commit::WriterThread,
     /// On PostgreSQL, case actions waiting to be written together (case_actions/combined.rs).
     pub(crate) combiner: crate::case_actions::Combiner,
+    /// On PostgreSQL, cases as this server last wrote them, to plan the next action from (written.rs).
+    pub(crate) written_cases: crate::case_actions::WrittenCases,
     pub(crate) events: broadcast::Sender<Event>,
     pub(crate) vault: crate::vault::Vault,
     /// Working days for time limits: the built-in years plus any the operator loads.
@@ -160,6 +162,7 @@ impl Store {
                 writers: Default::default(),
                 writer_thread: crate::group_commit::WriterThread::start()?,
                 combiner: Default::default(),
+                written_cases: Default::default(),
                 events,
                 vault,
                 calendar: std::sync::RwLock::new(calendar),
