@@ -70,6 +70,8 @@ pub(crate) const CASE_INSERT_COLUMNS: &str = "track_token, item_code, item_versi
 /// The case row an acceptance inserts ([`Store::acceptance_row`]).
 pub(crate) struct AcceptanceRow {
     pub(crate) params: Vec<Param>,
+    /// The new case's tracking token (one of `params`): unique, so the case is known by it.
+    pub(crate) track_token: String,
     pub(crate) sealed_phone: Option<String>,
     pub(crate) window_visit: bool,
 }
@@ -635,12 +637,13 @@ impl Store {
         // The visit: a window acceptance is a trip; the ticket, if any, is linked to it. Online and
         // village-clerk acceptance (不出村) are not.
         let window_visit = n.channel == "window";
+        let track_token = random_token();
         // The day's next number and the case, in one statement: the number is formed in SQL.
         let params: Vec<Param> = vec![
             county.into(),
             (&day_key).into(),
             format!("{county}-{day_key}-").into(),
-            random_token().into(),
+            (&track_token).into(),
             item.code.as_str().into(),
             a.stored.version.into(),
             (&item.name).into(),
@@ -672,7 +675,7 @@ impl Store {
             n.applicant_phone.as_ref().map(|p| vault.lookup_hash("phone", p.as_str())).into(),
             (window_visit as i64).into(),
         ];
-        Ok(AcceptanceRow { params, sealed_phone, window_visit })
+        Ok(AcceptanceRow { params, track_token, sealed_phone, window_visit })
     }
 
     /// What an acceptance records once its case has an id and a number: the timeline row's data, the

@@ -20,6 +20,7 @@ use crate::cases::{acceptance_outcome, Acceptance, AcceptanceRow, CaseActor, New
 use crate::db::Store;
 use crate::error::StoreError;
 use crate::now_ms;
+use crate::vault::Vault;
 use crate::write::{audit_hash, Actor, Event, WriteTx};
 use chrono::NaiveDate;
 use serde_json::{json, Value};
@@ -232,7 +233,7 @@ impl Store {
         for p in &group {
             let opened = match p.case_id() {
                 Some(_) => None,
-                None => match opened.get(&token(p)) {
+                None => match opened.get(token(p)) {
                     Some(o) => Some(o.clone()),
                     None => {
                         let e = StoreError::Corrupt("a case written together did not come back".into());
@@ -368,14 +369,15 @@ impl Store {
         let mut rows = Vec::with_capacity(members.len());
         let mut events = Vec::with_capacity(members.len());
         let mut acts = 0;
+        let vault = self.vault();
         for (ord, m) in members.iter().enumerate() {
             let (mut row, kind, place, subject, data) = match (&m.p.work, &m.opened) {
                 (Work::Act { plan, .. }, _) => {
                     acts += 1;
-                    action_row(plan)
+                    action_row(plan, vault)
                 }
                 (Work::Accept { new, checked, row }, Some((id, number))) => {
-                    acceptance_row(new, checked, row, *id, number)
+                    acceptance_row(new, checked, row, *id, number, vault)
                 }
                 (Work::Accept { .. }, None) => {
                     return Err(StoreError::Corrupt("an acceptance without its case".into()));
@@ -383,10 +385,6 @@ impl Store {
             };
             let detail = data.to_string();
             let hash = audit_hash(&prev, at, &m.p.who.actor.name, &kind, &place, &subject, &detail);
-            if let Some(payload) = row.get("sms_payload").and_then(Value::as_str) {
-                let sealed = tx.vault().seal(payload);
-                row["sms_payload"] = Value::from(sealed);
-            }
             for (k, v) in [
                 ("ord", json!(ord)),
                 ("actor", json!(m.p.who.actor.name)),
@@ -420,14 +418,11 @@ impl Store {
     }
 }
 
-/// The tracking token of an acceptance (its `$4`): unique, so the new case is known by it.
-fn token(p: &Pending) -> String {
+/// The tracking token of an acceptance: unique, so the new case is known by it.
+fn token(p: &Pending) -> &str {
     match &p.work {
-        Work::Accept { row, .. } => match row.params.get(3) {
-            Some(crate::native::Param::Text(Some(t))) => t.clone(),
-            _ => String::new(),
-        },
-        Work::Act { .. } => String::new(),
+        Work::Accept { row, .. } => &row.track_token,
+        Work::Act { .. } => "",
     }
 }
 
@@ -443,7 +438,7 @@ fn outcome(m: &Member<'_>) -> CaseOutcome {
 }
 
 /// An action's row of [`WRITE_SQL`] (without what every row has), with its event.
-fn action_row(p: &ActionPlan) -> (Value, String, String, String, Value) {
+fn action_row(p: &ActionPlan, vault: &Vault) -> (Value, String, String, String, Value) {
     let (kind, subject, data) = p.event();
     let message = p.message();
     let row = json!({
@@ -455,7 +450,7 @@ fn action_row(p: &ActionPlan) -> (Value, String, String, String, Value) {
         "trips": p.trips, "action": p.action, "from_state": p.row.state, "comment": p.comment,
         "data": p.data, "visit": p.visit, "trip_source": "collect", "day": p.today.to_string(),
         "sms_to": message.as_ref().map(|(phone, _, _)| *phone),
-        "sms_payload": message.as_ref().map(|(_, payload, _)| payload.to_string()),
+        "sms_payload": message.as_ref().map(|(_, payload, _)| vault.seal(&payload.to_string())),
         "sms_key": message.as_ref().map(|(_, _, key)| key),
     });
     (row, kind, p.row.place_code.clone(), subject, data)
@@ -469,6 +464,7 @@ fn acceptance_row(
     row: &AcceptanceRow,
     id: i64,
     number: &str,
+    vault: &Vault,
 ) -> (Value, String, String, String, Value) {
     let tail = Store::acceptance_tail(new, a, id, number);
     let sms = row.sealed_phone.as_ref().zip(tail.sms.as_ref());
@@ -477,7 +473,7 @@ fn acceptance_row(
         "data": tail.timeline, "visit": row.window_visit.then_some(""), "trip_source": "window",
         "ticket_id": new.ticket_id, "day": a.today.to_string(),
         "sms_to": sms.map(|(phone, _)| phone),
-        "sms_payload": sms.map(|(_, (payload, _))| payload.to_string()),
+        "sms_payload": sms.map(|(_, (payload, _))| vault.seal(&payload.to_string())),
         "sms_key": sms.map(|(_, (_, key))| key),
     });
     (value, "case.accepted".into(), new.place.as_str().to_string(), format!("case:{id}"), tail.event)
