@@ -157,9 +157,10 @@ fn temp_dir(tag: &str) -> std::path::PathBuf {
 }
 
 /// An instance plans each case action from the case as it last wrote it (no read), and that is never
-/// the case as it was: each kept row is the database's, column by column, and when the other instance
-/// moved the case meanwhile, the action is planned from the database instead — a step the kept row
-/// would refuse is taken, and one it would allow is refused.
+/// the case as it was: each kept row is the database's, column by column; a row the other instance
+/// made older is forgotten when this one hears of it; and when the case moved unheard of, the action
+/// is planned from the database instead — a step the kept row would refuse is taken, and one it would
+/// allow is refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_actions_plan_from_the_case_as_written_and_never_from_an_older_one() {
     if postgres_url().is_none() {
@@ -197,23 +198,48 @@ async fn postgres_actions_plan_from_the_case_as_written_and_never_from_an_older_
     assert_eq!(act(&a, id, &acceptor, "deliver", json!({})).await.status(), reqwest::StatusCode::OK);
     assert_eq!(a.store.kept_case_matches_database(id).await.unwrap(), None, "a closed case is not kept");
 
-    // The other instance moves the case after this one kept it.
+    // The other instance moves the case after this one kept it: once A hears of it, A forgets its row.
+    let id = post(&a, "/api/v1/cases", Some(&acceptor), new_case.clone()).await["id"].as_i64().unwrap();
+    assert_eq!(act(&a, id, &approver, "claim", json!({})).await.status(), reqwest::StatusCode::OK);
+    assert_eq!(a.store.kept_case_matches_database(id).await.unwrap(), Some(true));
+    let mut heard_on_a = a.store.subscribe();
+    let r = act(&b, id, &approver, "return", json!({"comment": "补正"})).await;
+    assert_eq!(r.status(), reqwest::StatusCode::OK);
+    let returned = state(r.json().await.unwrap());
+    let subject = format!("case:{id}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let e = tokio::time::timeout_at(deadline, heard_on_a.recv()).await.expect("A never heard of B's action");
+        if e.as_ref().is_ok_and(|e| e.subject == subject && e.kind == "case.return") {
+            break;
+        }
+    }
+    assert_eq!(a.store.kept_case_matches_database(id).await.unwrap(), None, "A forgot what B made older");
+    assert_eq!(act(&a, id, &acceptor, "supplement", json!({})).await.status(), reqwest::StatusCode::OK);
+    assert_eq!(a.store.kept_case_matches_database(id).await.unwrap(), Some(true));
+
+    // Changed where A hears nothing of it (another program on the database): A's row is older and A
+    // does not know. Supplying is not allowed in the state A kept, but it is in the case's state: taken.
     let id = post(&a, "/api/v1/cases", Some(&acceptor), new_case).await["id"].as_i64().unwrap();
     assert_eq!(act(&a, id, &approver, "claim", json!({})).await.status(), reqwest::StatusCode::OK);
-    assert_eq!(act(&b, id, &approver, "return", json!({"comment": "补正"})).await.status(), reqwest::StatusCode::OK);
+    let pool = sqlx::AnyPool::connect(&a.store_url()).await.unwrap();
+    let behind_a = |to: &str| {
+        sqlx::query("UPDATE cases SET state = $1, version = version + 1 WHERE id = $2").bind(to.to_string()).bind(id)
+    };
+    behind_a(&returned).execute(&pool).await.unwrap();
     assert_eq!(a.store.kept_case_matches_database(id).await.unwrap(), Some(false), "A's row is older now");
-    // Supplying is not allowed in the state A kept, but it is in the case's state: taken.
     let r = act(&a, id, &acceptor, "supplement", json!({})).await;
     assert_eq!(r.status(), reqwest::StatusCode::OK, "{}", r.text().await.unwrap());
     assert_eq!(state(r.json().await.unwrap()), "review");
-    assert_eq!(a.store.kept_case_matches_database(id).await.unwrap(), Some(true));
-    // B returns it again; A's row says "review", where returning is allowed — the case says it is not.
-    assert_eq!(act(&b, id, &approver, "return", json!({"comment": "再补正"})).await.status(), reqwest::StatusCode::OK);
-    let r = act(&a, id, &approver, "return", json!({"comment": "第三次"})).await;
+    // Returning is allowed in the state A kept ("review"), not in the case's: refused.
+    behind_a(&returned).execute(&pool).await.unwrap();
+    let r = act(&a, id, &approver, "return", json!({"comment": "再补正"})).await;
     assert_eq!(r.status(), reqwest::StatusCode::CONFLICT, "{}", r.text().await.unwrap());
+    pool.close().await;
     let on_b = b.get_json_as(&acceptor, &format!("/api/v1/cases/{id}")).await;
+    assert_eq!(on_b["state"], returned.as_str());
     let steps: Vec<&str> = on_b["timeline"].as_array().unwrap().iter().map(|t| t["action"].as_str().unwrap()).collect();
-    assert_eq!(steps, ["accept", "claim", "return", "supplement", "return"]);
+    assert_eq!(steps, ["accept", "claim", "supplement"]);
     assert!(a.store.verify_audit().await.unwrap().first_broken.is_none());
 }
 

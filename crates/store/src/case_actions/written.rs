@@ -5,7 +5,9 @@
 //! Safe because every optimistic action is written only if the case is still the version its plan
 //! read. A row is kept here with the version its own write gave it, and only after that write
 //! committed; if the case has moved since (another instance, a job, a citizen), the guard fails and
-//! the action is planned again from a fresh read, as for any optimistic action. A plan made here and
+//! the action is planned again from a fresh read, as for any optimistic action (and a group written
+//! together then falls back to one by one, so a row another instance made older is forgotten as soon
+//! as this one hears of its event: relay.rs). A plan made here and
 //! refused is made again from a fresh read: a refusal must be what the committed case says.
 //! An entry is taken when it is used, so two actions never plan from the same kept row; cases in a
 //! bundle, forwarded cases (the new department's name is not known here) and closed cases are not
