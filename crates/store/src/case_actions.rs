@@ -231,15 +231,8 @@ impl Store {
                 let mut reader = native.reader()?;
                 self.plan_action(Reader::Native(&mut reader), id, by, input, today).await?
             }
-            None => match self.inner.written_cases.take(id).filter(|row| can_see(by, row)) {
-                // As this server last wrote it: the write is guarded by that version (written.rs).
-                Some(row) => match self.plan_on(Reader::Pool(self.pool()), row, false, by, input, today).await {
-                    Ok(plan) => plan,
-                    // A refusal must be what the committed case says.
-                    Err(_) => self.plan_action(Reader::Pool(self.pool()), id, by, input, today).await?,
-                },
-                None => self.plan_action(Reader::Pool(self.pool()), id, by, input, today).await?,
-            },
+            // Where it can, from the case as this server last wrote it (written.rs).
+            None => self.plan_on_postgres(id, by, input, today).await?,
         };
         // An action in a bundle writes the bundle's progress too: that path reads under the lock.
         if !plan.in_bundle && self.backend() == Backend::Postgres {

@@ -92,11 +92,7 @@ impl Store {
             events.iter().filter(|e| a.first_time(e.seq)).collect()
         };
         if !local {
-            // Another instance changed these cases: what this one kept of them is older now, and an
-            // action planned from it would fail its guard (case_actions/written.rs).
-            for id in fresh.iter().filter_map(|e| e.subject.strip_prefix("case:")?.parse::<i64>().ok()) {
-                self.inner.written_cases.take(id);
-            }
+            self.forget_written_cases_after(&fresh);
         }
         for e in fresh {
             // No subscribers is fine.

@@ -46,6 +46,33 @@ impl WrittenCases {
 }
 
 impl crate::db::Store {
+    /// Another instance changed these cases: what this one kept of them is older now, and an action
+    /// planned from it would fail its guard.
+    pub(crate) fn forget_written_cases_after(&self, events: &[&crate::write::Event]) {
+        for id in events.iter().filter_map(|e| e.subject.strip_prefix("case:")?.parse::<i64>().ok()) {
+            self.inner.written_cases.take(id);
+        }
+    }
+
+    /// An action planned outside the lock on PostgreSQL: from the case as this server last wrote it
+    /// if it kept it, otherwise (or if that plan is refused: a refusal must be what the committed
+    /// case says) from a fresh read.
+    pub(super) async fn plan_on_postgres(
+        &self,
+        id: i64,
+        by: &CaseActor,
+        input: &super::ActionInput,
+        today: Option<chrono::NaiveDate>,
+    ) -> Result<super::ActionPlan, crate::StoreError> {
+        let reader = || super::Reader::Pool(self.pool());
+        if let Some(row) = self.inner.written_cases.take(id).filter(|row| crate::cases::can_see(by, row)) {
+            if let Ok(plan) = self.plan_on(reader(), row, false, by, input, today).await {
+                return Ok(plan);
+            }
+        }
+        self.plan_action(reader(), id, by, input, today).await
+    }
+
     /// Whether the case as this server last wrote it is the case in the database, column by column;
     /// `None` if it is not kept (tests hold [`super::ActionPlan::case_after`] to the case update).
     pub async fn kept_case_matches_database(&self, id: i64) -> Result<Option<bool>, crate::StoreError> {
