@@ -639,6 +639,68 @@ async fn checked_writers_share_commits_and_fail_together(db: Db) {
     pool.close().await;
 }
 
+/// The dashboard's counters say what the events say when many changes are written at once (on
+/// PostgreSQL a group's statement writes its own counters; elsewhere the batch does at its commit),
+/// and a statement whose guard fails adds none.
+async fn counters_match_the_events_under_concurrent_writes(db: Db) {
+    let app = spawn_app(db).await;
+    let (acceptor, approver) = (actor(&app, "acceptor").await, actor(&app, "approver").await);
+    let before = app.store.group_commit_stats().await;
+    let n = 30;
+    let application = new_case("MZJ-002", "window", "330822", &mzj_002(false), false);
+    let accepted =
+        futures::future::join_all((0..n).map(|_| app.store.accept_case(&acceptor, &application, None))).await;
+    let ids: Vec<i64> = accepted.into_iter().map(|c| c.unwrap().id).collect();
+    let ship = json!({"address": "天马街道1号", "carrier": "EMS", "tracking": "E1"});
+    for (by, action, data) in [
+        (&approver, "claim", json!({})),
+        (&approver, "approve", json!({})),
+        (&acceptor, "ship", ship),
+        (&acceptor, "deliver", json!({})),
+    ] {
+        let input = ActionInput { action: action.into(), data, ..Default::default() };
+        // Every case twice at once: one of each pair finds its case moved and is planned again (a second
+        // claim by the same approver is allowed), or refused (a second delivery of a closed case).
+        let twice = ids.iter().chain(&ids).map(|id| app.store.act_on_case(*id, by, &input, None));
+        let done = futures::future::join_all(twice).await.into_iter().filter(|r| r.is_ok()).count();
+        match action {
+            "claim" => assert_eq!(done, 2 * n, "{action}"),
+            _ => assert_eq!(done, n, "{action}: once per case"),
+        }
+    }
+    if db == Db::Postgres {
+        let after = app.store.group_commit_stats().await;
+        assert!(after.combined_actions - before.combined_actions > after.combined - before.combined, "{after:?}");
+    }
+    let pool = sqlx::AnyPool::connect(&app.store_url()).await.unwrap();
+    let one = |sql: &'static str| {
+        let pool = pool.clone();
+        async move { sqlx::query_scalar::<_, i64>(sql).fetch_one(&pool).await.unwrap() }
+    };
+    let counted = |metric: &'static str| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(
+                "SELECT CAST(COALESCE(SUM(value), 0) AS BIGINT) FROM stat_counters WHERE metric = $1",
+            )
+            .bind(metric)
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+        }
+    };
+    let accepted = one("SELECT COUNT(*) FROM events WHERE kind = 'case.accepted'").await;
+    let closed = one("SELECT COUNT(*) FROM cases WHERE closed_at IS NOT NULL").await;
+    let trips = one("SELECT CAST(COALESCE(SUM(trips), 0) AS BIGINT) FROM cases WHERE closed_at IS NOT NULL").await;
+    assert_eq!((accepted, closed), (n as i64, n as i64));
+    assert_eq!(counted("cases_accepted").await, accepted);
+    assert_eq!(counted("cases_by_township").await, accepted);
+    assert_eq!(counted("cases_closed").await, closed);
+    assert_eq!(counted("cases_closed_on_time").await + counted("cases_closed_late").await, closed);
+    assert_eq!(counted("cases_closed_trips").await, trips);
+    pool.close().await;
+}
+
 /// Actions are planned from a read outside the writers' lock and written only if the case is still
 /// the version they read: of several actions sent at once on one case, exactly the ones that are
 /// allowed in turn take effect, and each once.
@@ -994,6 +1056,7 @@ backend_tests!(
     online_zero_trip_flow,
     flows_are_checked_and_versioned,
     checked_writers_share_commits_and_fail_together,
+    counters_match_the_events_under_concurrent_writes,
     concurrent_actions_on_one_case_take_effect_once,
     minimal_answers_say_what_the_write_did,
     pickup_codes_are_kept_hashed,

@@ -217,6 +217,11 @@ async fn postgres_actions_plan_from_the_case_as_written_and_never_from_an_older_
     assert_eq!(a.store.kept_case_matches_database(id).await.unwrap(), None, "A forgot what B made older");
     assert_eq!(act(&a, id, &acceptor, "supplement", json!({})).await.status(), reqwest::StatusCode::OK);
     assert_eq!(a.store.kept_case_matches_database(id).await.unwrap(), Some(true));
+    // A change on A that is not an action (a visit recorded by hand) makes the row older too: forgotten.
+    post(&a, &format!("/api/v1/cases/{id}/trips"), Some(&acceptor), json!({"reason": "补交原件"})).await;
+    assert_eq!(a.store.kept_case_matches_database(id).await.unwrap(), None, "A forgot what its own visit made older");
+    assert_eq!(act(&a, id, &approver, "approve", json!({})).await.status(), reqwest::StatusCode::OK);
+    assert_eq!(a.store.kept_case_matches_database(id).await.unwrap(), Some(true));
 
     // Changed where A hears nothing of it (another program on the database): A's row is older and A
     // does not know. Supplying is not allowed in the state A kept, but it is in the case's state: taken.

@@ -91,9 +91,7 @@ impl Store {
             };
             events.iter().filter(|e| a.first_time(e.seq)).collect()
         };
-        if !local {
-            self.forget_written_cases_after(&fresh);
-        }
+        self.forget_written_cases_after(&fresh);
         for e in fresh {
             // No subscribers is fine.
             let _ = self.inner.events.send(e.clone());

@@ -245,12 +245,9 @@ impl WriteTx {
     }
 
     /// What a statement sent by [`WriteTx::send_json`] recorded: its events (with their sequence
-    /// numbers), their counters and the audit chain's new head. Counted as one statement combining
-    /// that many changes (statistics).
+    /// numbers) and the audit chain's new head; the statement wrote their dashboard counters itself.
+    /// Counted as one statement combining that many changes (statistics).
     pub(crate) fn recorded(&mut self, mut events: Vec<Event>, head: String) {
-        for e in &events {
-            self.counters.extend(crate::stats::counters_at(&e.kind, &e.place, &e.data, e.at));
-        }
         let stats = &mut self.turn.batch().stats;
         stats.combined += 1;
         stats.combined_actions += events.len() as u64;

@@ -6,8 +6,8 @@
 //! read. A row is kept here with the version its own write gave it, and only after that write
 //! committed; if the case has moved since (another instance, a job, a citizen), the guard fails and
 //! the action is planned again from a fresh read, as for any optimistic action (and a group written
-//! together then falls back to one by one, so a row another instance made older is forgotten as soon
-//! as this one hears of its event: relay.rs). A plan made here and
+//! together then falls back to one by one, so a row made older by any other change, here or on
+//! another instance, is forgotten as soon as this one hears of its event: relay.rs). A plan made here and
 //! refused is made again from a fresh read: a refusal must be what the committed case says.
 //! An entry is taken when it is used, so two actions never plan from the same kept row; cases in a
 //! bundle, forwarded cases (the new department's name is not known here) and closed cases are not
@@ -46,8 +46,9 @@ impl WrittenCases {
 }
 
 impl crate::db::Store {
-    /// Another instance changed these cases: what this one kept of them is older now, and an action
-    /// planned from it would fail its guard.
+    /// These cases changed (on this instance or another): what was kept of them is older now, and an
+    /// action planned from it would fail its guard. Safe for an action's own event too: it is
+    /// published at its commit, before the action keeps its row.
     pub(crate) fn forget_written_cases_after(&self, events: &[&crate::write::Event]) {
         for id in events.iter().filter_map(|e| e.subject.strip_prefix("case:")?.parse::<i64>().ok()) {
             self.inner.written_cases.take(id);
