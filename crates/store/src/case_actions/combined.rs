@@ -547,11 +547,11 @@ fn positional(row: Value) -> Value {
 }
 
 /// The group's rows: `$1` `{"rows": …, "counters": …}`, the members as [`WRITE_COLUMNS`] arrays and
-/// the counters they add ([`group_counters`]); `$2` how many members are actions. `ok` checks every acted-on case is the version its plan read; every write happens only
-/// if so, and then the events' sequence numbers come back (none otherwise). Cases are found by
-/// primary key (`= ANY`), whatever the planner guesses of the array's length. Acceptances carry no
-/// version and update no case. Audit and event rows go in the group's order: the chain's and the
-/// stream's.
+/// the counters they add ([`group_counters`]); `$2` how many members are actions. `ok` checks every
+/// acted-on case is the version its plan read; every write happens only if so, and then the events'
+/// sequence numbers come back (none otherwise). Cases are found by primary key (`= ANY`), whatever
+/// the planner guesses of the array's length. Acceptances carry no version and update no case. Audit
+/// and event rows go in the group's order: the chain's and the stream's.
 static WRITE_SQL: LazyLock<String> = LazyLock::new(|| {
     let columns: Vec<String> =
         WRITE_COLUMNS.iter().enumerate().map(|(at, (name, ty))| format!("(r->>{at})::{ty} AS {name}")).collect();

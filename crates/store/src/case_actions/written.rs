@@ -7,8 +7,8 @@
 //! committed; if the case has moved since (another instance, a job, a citizen), the guard fails and
 //! the action is planned again from a fresh read, as for any optimistic action (and a group written
 //! together then falls back to one by one, so a row made older by any other change, here or on
-//! another instance, is forgotten as soon as this one hears of its event: relay.rs). A plan made here and
-//! refused is made again from a fresh read: a refusal must be what the committed case says.
+//! another instance, is forgotten as soon as this one hears of its event: relay.rs). A plan made
+//! here and refused is made again from a fresh read: a refusal must be what the committed case says.
 //! An entry is taken when it is used, so two actions never plan from the same kept row; cases in a
 //! bundle, forwarded cases (the new department's name is not known here) and closed cases are not
 //! kept.
@@ -75,7 +75,7 @@ impl crate::db::Store {
     }
 
     /// Whether the case as this server last wrote it is the case in the database, column by column;
-    /// `None` if it is not kept (tests hold [`super::ActionPlan::case_after`] to the case update).
+    /// `None` if it is not kept (tests hold `ActionPlan::case_after` to the case update).
     pub async fn kept_case_matches_database(&self, id: i64) -> Result<Option<bool>, crate::StoreError> {
         let Some(kept) = self.inner.written_cases.rows().get(&id).cloned() else { return Ok(None) };
         let read = super::Reader::Pool(self.pool()).acting_row(id).await?.map(|r| r.case);
