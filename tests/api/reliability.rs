@@ -112,6 +112,35 @@ async fn postgres_call_on_one_instance_reaches_displays_on_the_other_once() {
     assert!(a.store.verify_audit().await.unwrap().first_broken.is_none());
 }
 
+/// Two instances writing at the same moments keep one audit chain: each batch takes the writers' lock
+/// and reads the chain's head in one round trip, and must read it after the lock is its own (a head
+/// read before the wait would chain two rows to the same predecessor).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_two_instances_writing_at_once_keep_one_audit_chain() {
+    if postgres_url().is_none() {
+        eprintln!("ONEWINDOW_TEST_DATABASE_URL is not set: the scale-out test needs PostgreSQL");
+        return;
+    }
+    let a = spawn_app(Db::Postgres).await;
+    let b = second_instance(&a).await;
+    let before = a.store.verify_audit().await.unwrap().rows;
+    let issue = |app: &TestApp| {
+        let (client, url) = (app.client.clone(), app.url("/api/v1/tickets"));
+        async move {
+            for _ in 0..15 {
+                let r = client.post(&url).json(&json!({"queue": "general"})).send().await.unwrap();
+                assert!(r.status().is_success(), "a ticket: {}", r.status());
+            }
+        }
+    };
+    let writers: Vec<_> = (0..8).map(|n| issue(if n % 2 == 0 { &a } else { &b })).collect();
+    futures::future::join_all(writers).await;
+
+    let report = a.store.verify_audit().await.unwrap();
+    assert_eq!(report.first_broken, None, "the chain forked or broke: {report:?}");
+    assert_eq!(report.rows - before, 120, "one audit row per ticket");
+}
+
 /// A sign-out on one instance ends the session on the other as soon as the other hears of it, although
 /// the other answered that session from memory a moment before.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -20,7 +20,7 @@
 
 use crate::db::{Backend, Store};
 use crate::error::StoreError;
-use crate::write::Event;
+use crate::write::{Event, GENESIS};
 use sqlx::{Any, Transaction};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -293,13 +293,16 @@ async fn open(b: &mut Batch, store: &Store, how: How) -> Result<Undo, StoreError
     let checked = how == How::Checked;
     if b.tx.is_none() {
         let mut tx = store.inner.writer.begin().await?;
+        b.last_hash = None;
         if store.backend() == Backend::Postgres {
             // One writer at a time across every instance keeps the audit chain linear and event
             // sequence numbers in commit order (readers resume by sequence). Released at commit.
-            sqlx::query("SELECT pg_advisory_xact_lock(330822)").execute(&mut *tx).await?;
+            // The same round trip answers the chain's head as committed before the lock was ours
+            // (migration 0014), so no writer of the batch reads it.
+            let head: Option<String> = sqlx::query_scalar("SELECT writers_turn()").fetch_one(&mut *tx).await?;
+            b.last_hash = Some(head.unwrap_or_else(|| GENESIS.to_string()));
         }
         b.tx = Some(tx);
-        b.last_hash = None;
     }
     match b.tx.as_mut() {
         Some(_) if b.members.is_empty() => Ok(Undo::Transaction),

@@ -203,7 +203,7 @@ impl WriteTx {
     }
 
     /// The audit chain's head as this transaction sees it: what it or its batch chained last, or the
-    /// last row written.
+    /// last row written. On PostgreSQL the batch always knows it (read with the writers' lock).
     pub(crate) async fn chain_head(&mut self) -> Result<String, StoreError> {
         if let Some(h) = &self.last_hash {
             return Ok(h.clone());
