@@ -701,6 +701,40 @@ async fn counters_match_the_events_under_concurrent_writes(db: Db) {
     pool.close().await;
 }
 
+/// Materials supplied on many cases at once, while other cases' actions leave theirs as they were, are
+/// all kept: on PostgreSQL such a group is written in one statement, which sends an action's
+/// checklist only when the action changed it.
+async fn materials_supplied_at_once_are_kept(db: Db) {
+    let app = spawn_app(db).await;
+    let (acceptor, approver) = (actor(&app, "acceptor").await, actor(&app, "approver").await);
+    let before = app.store.group_commit_stats().await;
+    let n = 20;
+    let tolerant = new_case("MZJ-002", "window", "330822", &mzj_002(true), true);
+    let accepted = futures::future::join_all((0..n).map(|_| app.store.accept_case(&acceptor, &tolerant, None))).await;
+    let ids: Vec<i64> = accepted.into_iter().map(|c| c.unwrap().id).collect();
+    let (supplied, claimed) = ids.split_at(n / 2);
+    let late = "本人及法定义务人履行能力情况说明";
+    let supply = ActionInput { action: "supply".into(), data: json!({"material": late}), ..Default::default() };
+    let claim = ActionInput { action: "claim".into(), ..Default::default() };
+    let writes = supplied
+        .iter()
+        .map(|id| app.store.act_on_case(*id, &acceptor, &supply, None))
+        .chain(claimed.iter().map(|id| app.store.act_on_case(*id, &approver, &claim, None)));
+    for r in futures::future::join_all(writes).await {
+        r.unwrap();
+    }
+    if db == Db::Postgres {
+        let after = app.store.group_commit_stats().await;
+        assert!(after.combined_actions - before.combined_actions > after.combined - before.combined, "{after:?}");
+    }
+    for (id, status) in supplied.iter().map(|id| (id, "received")).chain(claimed.iter().map(|id| (id, "missing"))) {
+        let c = app.store.case_for(*id, None).await.unwrap();
+        let m = c.materials.iter().find(|m| m.name == late).unwrap();
+        assert_eq!(m.status, status, "case {id}: {:?}", c.materials);
+        assert_eq!(c.materials.len(), 5, "case {id}: the whole checklist is kept");
+    }
+}
+
 /// Actions are planned from a read outside the writers' lock and written only if the case is still
 /// the version they read: of several actions sent at once on one case, exactly the ones that are
 /// allowed in turn take effect, and each once.
@@ -1057,6 +1091,7 @@ backend_tests!(
     flows_are_checked_and_versioned,
     checked_writers_share_commits_and_fail_together,
     counters_match_the_events_under_concurrent_writes,
+    materials_supplied_at_once_are_kept,
     concurrent_actions_on_one_case_take_effect_once,
     minimal_answers_say_what_the_write_did,
     pickup_codes_are_kept_hashed,

@@ -467,7 +467,10 @@ fn action_row(p: &ActionPlan, vault: &Vault) -> (Value, String, String, String, 
         "id": p.row.id, "version": p.row.version, "state": p.to,
         "department_id": p.department_id, "assignee_id": p.assignee, "paused_since": p.paused_since,
         "paused_days": p.paused_days, "due_on": p.due_on, "statutory_due_on": p.statutory_due_on,
-        "step_due_on": p.step_due_on, "moved": i64::from(p.moved), "materials": p.materials,
+        "step_due_on": p.step_due_on, "moved": i64::from(p.moved),
+        // Only when the action changed them: the checklist is half of a row's bytes, and most
+        // actions leave it as it was (`WRITE_SQL` keeps the case's own then).
+        "materials": (p.materials != p.row.materials).then_some(&p.materials),
         "pickup_code": p.pickup_code, "delivery": p.delivery, "closed_at": p.closed_at, "now": p.now,
         "trips": p.trips, "action": p.action, "from_state": p.row.state, "comment": p.comment,
         "data": p.data, "visit": p.visit, "trip_source": "collect", "day": p.today.to_string(),
@@ -549,9 +552,11 @@ fn positional(row: Value) -> Value {
 /// The group's rows: `$1` `{"rows": …, "counters": …}`, the members as [`WRITE_COLUMNS`] arrays and
 /// the counters they add ([`group_counters`]); `$2` how many members are actions. `ok` checks every
 /// acted-on case is the version its plan read; every write happens only if so, and then the events'
-/// sequence numbers come back (none otherwise). Cases are found by primary key (`= ANY`), whatever
-/// the planner guesses of the array's length. Acceptances carry no version and update no case. Audit
-/// and event rows go in the group's order: the chain's and the stream's.
+/// sequence numbers come back (none otherwise). An action's `materials` is null when it left them
+/// as they were (`ok` has checked the case is the version it planned from). Cases are found by
+/// primary key (`= ANY`), whatever the planner guesses of the array's length. Acceptances carry no
+/// version and update no case. Audit and event rows go in the group's order: the chain's and the
+/// stream's.
 static WRITE_SQL: LazyLock<String> = LazyLock::new(|| {
     let columns: Vec<String> =
         WRITE_COLUMNS.iter().enumerate().map(|(at, (name, ty))| format!("(r->>{at})::{ty} AS {name}")).collect();
@@ -574,7 +579,7 @@ u AS (
     paused_since = i.paused_since, paused_days = i.paused_days, due_on = i.due_on,
     statutory_due_on = i.statutory_due_on, step_due_on = i.step_due_on,
     step_entered_at = CASE WHEN i.moved = 1 THEN i.now ELSE c.step_entered_at END,
-    materials = i.materials, pickup_code = i.pickup_code, delivery = i.delivery,
+    materials = COALESCE(i.materials, c.materials), pickup_code = i.pickup_code, delivery = i.delivery,
     closed_at = i.closed_at, updated_at = i.now, trips = i.trips, version = c.version + 1
   FROM i
   WHERE c.id = ANY ((SELECT ids FROM ids)::BIGINT[]) AND c.id = i.id AND c.version = i.version
