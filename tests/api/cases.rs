@@ -735,6 +735,68 @@ async fn materials_supplied_at_once_are_kept(db: Db) {
     }
 }
 
+/// One action on each of the cases, all at once; each must succeed.
+async fn act_on_all(app: &TestApp, ids: &[i64], by: &CaseActor, action: &str, data: Value) {
+    let input = ActionInput { action: action.into(), data, ..Default::default() };
+    for r in futures::future::join_all(ids.iter().map(|id| app.store.act_on_case(*id, by, &input, None))).await {
+        r.unwrap_or_else(|e| panic!("{action}: {e}"));
+    }
+}
+
+/// Pick-up codes and deliveries changed on some cases at once, while other cases' actions leave
+/// theirs as they were, are all kept: on PostgreSQL such a group is written in one statement, which
+/// sends an action's pick-up code and delivery only when the action changed them.
+async fn pickup_codes_and_deliveries_written_at_once_are_kept(db: Db) {
+    let app = spawn_app(db).await;
+    let (acceptor, approver) = (actor(&app, "acceptor").await, actor(&app, "approver").await);
+    let pool = sqlx::AnyPool::connect(&app.store_url()).await.unwrap();
+    let stored = |id: i64| {
+        let pool = pool.clone();
+        async move {
+            sqlx::query_scalar::<_, Option<String>>("SELECT pickup_code FROM cases WHERE id = $1")
+                .bind(id)
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    let n = 20;
+    let application = new_case("MZJ-002", "window", "330822", &mzj_002(false), false);
+    let accepted =
+        futures::future::join_all((0..n).map(|_| app.store.accept_case(&acceptor, &application, None))).await;
+    let ids: Vec<i64> = accepted.into_iter().map(|c| c.unwrap().id).collect();
+    act_on_all(&app, &ids, &approver, "claim", json!({})).await;
+    let (shipped, approved) = ids.split_at(n / 2);
+    act_on_all(&app, shipped, &approver, "approve", json!({})).await;
+    let mut codes = Vec::new();
+    for id in shipped {
+        codes.push(stored(*id).await.expect("a code once the result is ready"));
+    }
+    let before = app.store.group_commit_stats().await;
+    // At once: half leave for the express (a new delivery, the same code), half are approved (a
+    // new code, no delivery yet).
+    let address = json!({"address": "天马街道1号", "carrier": "EMS", "tracking": "E1"});
+    futures::future::join(
+        act_on_all(&app, shipped, &acceptor, "ship", address),
+        act_on_all(&app, approved, &approver, "approve", json!({})),
+    )
+    .await;
+    if db == Db::Postgres {
+        let after = app.store.group_commit_stats().await;
+        assert!(after.combined_actions - before.combined_actions > after.combined - before.combined, "{after:?}");
+    }
+    for (id, code) in shipped.iter().zip(&codes) {
+        assert_eq!(stored(*id).await.as_ref(), Some(code), "case {id}: shipping keeps the pick-up code");
+        let c = app.store.case_for(*id, None).await.unwrap();
+        let delivery = c.delivery.unwrap_or_else(|| panic!("case {id}: shipped without a delivery"));
+        assert_eq!((delivery["method"].as_str(), delivery["tracking"].as_str()), (Some("express"), Some("E1")));
+    }
+    for id in approved {
+        assert!(stored(*id).await.is_some(), "case {id}: approving sets a pick-up code");
+        assert_eq!(app.store.case_for(*id, None).await.unwrap().delivery, None, "case {id}: no delivery yet");
+    }
+}
+
 /// Actions are planned from a read outside the writers' lock and written only if the case is still
 /// the version they read: of several actions sent at once on one case, exactly the ones that are
 /// allowed in turn take effect, and each once.
@@ -1092,6 +1154,7 @@ backend_tests!(
     checked_writers_share_commits_and_fail_together,
     counters_match_the_events_under_concurrent_writes,
     materials_supplied_at_once_are_kept,
+    pickup_codes_and_deliveries_written_at_once_are_kept,
     concurrent_actions_on_one_case_take_effect_once,
     minimal_answers_say_what_the_write_did,
     pickup_codes_are_kept_hashed,

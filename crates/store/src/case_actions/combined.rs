@@ -372,7 +372,8 @@ impl Store {
     /// updates, in one statement. Answers false, having written nothing, if an acted-on case is no
     /// longer the version its plan read.
     async fn write_at_once(&self, tx: &mut WriteTx, members: &[Member<'_>]) -> Result<bool, StoreError> {
-        let mut prev = tx.chain_head().await?;
+        let head = tx.chain_head().await?;
+        let mut prev = head.clone();
         let at = now_ms();
         let mut rows = Vec::with_capacity(members.len());
         let mut events = Vec::with_capacity(members.len());
@@ -402,7 +403,6 @@ impl Store {
                 ("place", json!(place)),
                 ("subject", json!(subject)),
                 ("detail", json!(detail)),
-                ("prev_hash", json!(prev)),
                 ("hash", json!(hash)),
             ] {
                 row[k] = v;
@@ -411,7 +411,7 @@ impl Store {
             events.push(Event { seq: 0, at, kind, place, subject, data });
             prev = hash;
         }
-        let sent = json!({"rows": rows, "counters": group_counters(&events)}).to_string();
+        let sent = json!({"rows": rows, "counters": group_counters(&events), "head": head}).to_string();
         let returned: Vec<(i64, String)> = tx.send_json(&WRITE_SQL, sent, acts).await?;
         if returned.is_empty() {
             return Ok(false);
@@ -471,7 +471,11 @@ fn action_row(p: &ActionPlan, vault: &Vault) -> (Value, String, String, String, 
         // Only when the action changed them: the checklist is half of a row's bytes, and most
         // actions leave it as it was (`WRITE_SQL` keeps the case's own then).
         "materials": (p.materials != p.row.materials).then_some(&p.materials),
-        "pickup_code": p.pickup_code, "delivery": p.delivery, "closed_at": p.closed_at, "now": p.now,
+        // The pickup code and delivery may be null, so "left as it was" is a bit of `kept` instead.
+        "kept": kept(p),
+        "pickup_code": (p.pickup_code != p.row.pickup_code).then_some(&p.pickup_code),
+        "delivery": (p.delivery != p.row.delivery).then_some(&p.delivery),
+        "closed_at": p.closed_at, "now": p.now,
         "trips": p.trips, "action": p.action, "from_state": p.row.state, "comment": p.comment,
         "data": p.data, "visit": p.visit, "trip_source": "collect", "day": p.today.to_string(),
         "sms_to": message.as_ref().map(|(phone, _, _)| *phone),
@@ -479,6 +483,12 @@ fn action_row(p: &ActionPlan, vault: &Vault) -> (Value, String, String, String, 
         "sms_key": message.as_ref().map(|(_, _, key)| key),
     });
     (row, kind, p.row.place_code.clone(), subject, data)
+}
+
+/// [`WRITE_SQL`]'s `kept` bits: which of an action's nullable columns it left as they were, so they
+/// need not be sent (1: the pickup code, 2: the delivery).
+fn kept(p: &ActionPlan) -> i64 {
+    i64::from(p.pickup_code == p.row.pickup_code) | i64::from(p.delivery == p.row.delivery) << 1
 }
 
 /// An acceptance's row of [`WRITE_SQL`] once its case is in, with its event. No version: it updates
@@ -531,12 +541,12 @@ const WRITE_COLUMNS: [(&str, &str); 38] = [
     ("ord", "BIGINT"), ("id", "BIGINT"), ("version", "BIGINT"), ("state", "TEXT"),
     ("department_id", "BIGINT"), ("assignee_id", "BIGINT"), ("paused_since", "TEXT"),
     ("paused_days", "BIGINT"), ("due_on", "TEXT"), ("statutory_due_on", "TEXT"), ("step_due_on", "TEXT"),
-    ("moved", "BIGINT"), ("materials", "TEXT"), ("pickup_code", "TEXT"), ("delivery", "TEXT"),
+    ("moved", "BIGINT"), ("materials", "TEXT"), ("kept", "BIGINT"), ("pickup_code", "TEXT"), ("delivery", "TEXT"),
     ("closed_at", "BIGINT"), ("now", "BIGINT"), ("trips", "BIGINT"), ("action", "TEXT"),
     ("from_state", "TEXT"), ("actor", "TEXT"), ("staff_id", "BIGINT"), ("comment", "TEXT"), ("data", "TEXT"),
     ("visit", "TEXT"), ("trip_source", "TEXT"), ("ticket_id", "BIGINT"), ("day", "TEXT"), ("at", "BIGINT"),
-    ("kind", "TEXT"), ("place", "TEXT"), ("subject", "TEXT"), ("detail", "TEXT"), ("prev_hash", "TEXT"),
-    ("hash", "TEXT"), ("sms_to", "TEXT"), ("sms_payload", "TEXT"), ("sms_key", "TEXT"),
+    ("kind", "TEXT"), ("place", "TEXT"), ("subject", "TEXT"), ("detail", "TEXT"), ("hash", "TEXT"),
+    ("sms_to", "TEXT"), ("sms_payload", "TEXT"), ("sms_key", "TEXT"),
 ];
 
 /// A member's row, named, as the positional array [`WRITE_SQL`] reads (a name it lacks is null).
@@ -553,7 +563,9 @@ fn positional(row: Value) -> Value {
 /// the counters they add ([`group_counters`]); `$2` how many members are actions. `ok` checks every
 /// acted-on case is the version its plan read; every write happens only if so, and then the events'
 /// sequence numbers come back (none otherwise). An action's `materials` is null when it left them
-/// as they were (`ok` has checked the case is the version it planned from). Cases are found by
+/// as they were, and so are its pickup code and delivery, their bits in `kept` set (`ok` has checked
+/// the case is the version it planned from). An audit row's previous hash is the row's before it,
+/// the first's the chain's head (`head`): the hashes travel once. Cases are found by
 /// primary key (`= ANY`), whatever the planner guesses of the array's length. Acceptances carry no
 /// version and update no case. Audit and event rows go in the group's order: the chain's and the
 /// stream's.
@@ -579,7 +591,9 @@ u AS (
     paused_since = i.paused_since, paused_days = i.paused_days, due_on = i.due_on,
     statutory_due_on = i.statutory_due_on, step_due_on = i.step_due_on,
     step_entered_at = CASE WHEN i.moved = 1 THEN i.now ELSE c.step_entered_at END,
-    materials = COALESCE(i.materials, c.materials), pickup_code = i.pickup_code, delivery = i.delivery,
+    materials = COALESCE(i.materials, c.materials),
+    pickup_code = CASE WHEN i.kept & 1 = 1 THEN c.pickup_code ELSE i.pickup_code END,
+    delivery = CASE WHEN i.kept & 2 = 2 THEN c.delivery ELSE i.delivery END,
     closed_at = i.closed_at, updated_at = i.now, trips = i.trips, version = c.version + 1
   FROM i
   WHERE c.id = ANY ((SELECT ids FROM ids)::BIGINT[]) AND c.id = i.id AND c.version = i.version
@@ -603,7 +617,8 @@ ob AS (
 ),
 au AS (
   INSERT INTO audit (at, actor, action, place_code, subject, detail, prev_hash, hash)
-  SELECT at, actor, kind, place, subject, detail, prev_hash, hash FROM i
+  SELECT at, actor, kind, place, subject, detail,
+    COALESCE(lag(hash) OVER (ORDER BY ord), (SELECT j->>'head' FROM j)), hash FROM i
   WHERE (SELECT ok FROM ok) ORDER BY ord
 ),
 st AS (
