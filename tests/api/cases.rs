@@ -735,6 +735,11 @@ async fn materials_supplied_at_once_are_kept(db: Db) {
     }
 }
 
+/// What a case's `pickup_code` column holds (a keyed hash of the texted code, never the code).
+async fn stored_pickup_code(pool: &sqlx::AnyPool, id: i64) -> Option<String> {
+    sqlx::query_scalar("SELECT pickup_code FROM cases WHERE id = $1").bind(id).fetch_one(pool).await.unwrap()
+}
+
 /// One action on each of the cases, all at once; each must succeed.
 async fn act_on_all(app: &TestApp, ids: &[i64], by: &CaseActor, action: &str, data: Value) {
     let input = ActionInput { action: action.into(), data, ..Default::default() };
@@ -750,16 +755,7 @@ async fn pickup_codes_and_deliveries_written_at_once_are_kept(db: Db) {
     let app = spawn_app(db).await;
     let (acceptor, approver) = (actor(&app, "acceptor").await, actor(&app, "approver").await);
     let pool = sqlx::AnyPool::connect(&app.store_url()).await.unwrap();
-    let stored = |id: i64| {
-        let pool = pool.clone();
-        async move {
-            sqlx::query_scalar::<_, Option<String>>("SELECT pickup_code FROM cases WHERE id = $1")
-                .bind(id)
-                .fetch_one(&pool)
-                .await
-                .unwrap()
-        }
-    };
+    let stored = |id: i64| stored_pickup_code(&pool, id);
     let n = 20;
     let application = new_case("MZJ-002", "window", "330822", &mzj_002(false), false);
     let accepted =
@@ -949,16 +945,7 @@ async fn pickup_codes_are_kept_hashed(db: Db) {
     let acceptor = actor(&app, "acceptor").await;
     let application = new_case("MZJ-002", "window", "330822", &mzj_002(false), false);
     let pool = sqlx::AnyPool::connect(&app.store_url()).await.unwrap();
-    let stored = |id: i64| {
-        let pool = pool.clone();
-        async move {
-            sqlx::query_scalar::<_, Option<String>>("SELECT pickup_code FROM cases WHERE id = $1")
-                .bind(id)
-                .fetch_one(&pool)
-                .await
-                .unwrap()
-        }
-    };
+    let stored = |id: i64| stored_pickup_code(&pool, id);
     let mut ids = Vec::new();
     let mut numbers = Vec::new();
     for _ in 0..2 {
