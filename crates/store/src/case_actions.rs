@@ -67,6 +67,15 @@ enum Reader<'a> {
 }
 
 impl Reader<'_> {
+    /// The same connection again, for a second read after the first one's borrow ended.
+    fn again(&mut self) -> Reader<'_> {
+        match self {
+            Reader::Sqlx(conn) => Reader::Sqlx(conn),
+            Reader::Pool(pool) => Reader::Pool(pool),
+            Reader::Native(conn) => Reader::Native(conn),
+        }
+    }
+
     /// The case, with whether it is in an open bundle.
     async fn acting_row(&mut self, id: i64) -> Result<Option<ActingRow>, StoreError> {
         // Built once: this read starts every case action.
@@ -224,41 +233,42 @@ impl Store {
         input: &ActionInput,
         today: Option<NaiveDate>,
     ) -> Result<CaseOutcome, StoreError> {
-        // Planned from the committed case, outside the lock. A refusal here stands: it is what the
+        // Planned outside the lock: where it can, from the case as this server last wrote it
+        // (written.rs), otherwise from the committed case. A refusal here stands: it is what the
         // case allowed when it was read.
         let plan = match &self.inner.native {
             Some(native) => {
                 let mut reader = native.reader()?;
-                self.plan_action(Reader::Native(&mut reader), id, by, input, today).await?
+                self.plan_outside_lock(Reader::Native(&mut reader), id, by, input, today).await?
             }
-            // Where it can, from the case as this server last wrote it (written.rs).
-            None => self.plan_on_postgres(id, by, input, today).await?,
+            None => self.plan_outside_lock(Reader::Pool(self.pool()), id, by, input, today).await?,
         };
+        let after = plan.case_after(by);
         // An action in a bundle writes the bundle's progress too: that path reads under the lock.
         if !plan.in_bundle && self.backend() == Backend::Postgres {
             // On PostgreSQL actions that arrive together are written together (combined.rs).
-            let after = plan.case_after(by);
             let outcome = self.act_combined(plan, by, input, today).await?;
-            if let Some(row) = after {
-                self.inner.written_cases.keep(row);
-            }
+            self.inner.written_cases.keep_if(after);
             return Ok(outcome);
         }
         let optimistic = (!plan.in_bundle).then_some(plan);
         let (store, who, input2) = (self.clone(), by.clone(), input.clone());
-        self.on_writer_thread(async move {
-            // Checked: an action reads and checks everything before it writes, and then writes in
-            // one statement, so it needs no savepoint of its own. Planned already, it writes through
-            // the store's own SQLite connection, where there is one.
-            let tx = match optimistic {
-                Some(_) => store.begin_native(&who.actor).await?,
-                None => store.begin_checked(&who.actor).await?,
-            };
-            let (tx, outcome) = store.act_in_turn(tx, optimistic.as_ref(), id, &who, &input2, today).await?;
-            tx.commit().await?;
-            Ok(outcome)
-        })
-        .await
+        let outcome = self
+            .on_writer_thread(async move {
+                // Checked: an action reads and checks everything before it writes, and then writes in
+                // one statement, so it needs no savepoint of its own. Planned already, it writes through
+                // the store's own SQLite connection, where there is one.
+                let tx = match optimistic {
+                    Some(_) => store.begin_native(&who.actor).await?,
+                    None => store.begin_checked(&who.actor).await?,
+                };
+                let (tx, outcome) = store.act_in_turn(tx, optimistic.as_ref(), id, &who, &input2, today).await?;
+                tx.commit().await?;
+                Ok(outcome)
+            })
+            .await?;
+        self.inner.written_cases.keep_if(after);
+        Ok(outcome)
     }
 
     /// An action in a writer's turn: its optimistic plan applied if the case has not moved since it was

@@ -1,6 +1,6 @@
-//! Cases as this server last wrote them (PostgreSQL), so that the next action on a case is planned
-//! without reading it: on PostgreSQL that read was a query of its own for every action, about a third
-//! of the database's work per action in a profile.
+//! Cases as this server last wrote them, so that the next action on a case is planned without reading
+//! it: on PostgreSQL that read was a query of its own for every action, about a third of the
+//! database's work per action in a profile; on SQLite a read on the store's own connection.
 //!
 //! Safe because every optimistic action is written only if the case is still the version its plan
 //! read. A row is kept here with the version its own write gave it, and only after that write
@@ -36,7 +36,9 @@ impl WrittenCases {
         self.rows().remove(&id)
     }
 
-    pub(crate) fn keep(&self, row: CaseRow) {
+    /// Keeps the case as an action that committed wrote it, if that can be told (`case_after`).
+    pub(crate) fn keep_if(&self, row: Option<CaseRow>) {
+        let Some(row) = row else { return };
         let mut rows = self.rows();
         if rows.len() >= MOST {
             rows.clear();
@@ -55,23 +57,23 @@ impl crate::db::Store {
         }
     }
 
-    /// An action planned outside the lock on PostgreSQL: from the case as this server last wrote it
-    /// if it kept it, otherwise (or if that plan is refused: a refusal must be what the committed
-    /// case says) from a fresh read.
-    pub(super) async fn plan_on_postgres(
+    /// An action planned outside the lock: from the case as this server last wrote it if it kept
+    /// it, otherwise (or if that plan is refused: a refusal must be what the committed case says)
+    /// from a fresh read through `reader`.
+    pub(super) async fn plan_outside_lock(
         &self,
+        mut reader: super::Reader<'_>,
         id: i64,
         by: &CaseActor,
         input: &super::ActionInput,
         today: Option<chrono::NaiveDate>,
     ) -> Result<super::ActionPlan, crate::StoreError> {
-        let reader = || super::Reader::Pool(self.pool());
         if let Some(row) = self.inner.written_cases.take(id).filter(|row| crate::cases::can_see(by, row)) {
-            if let Ok(plan) = self.plan_on(reader(), row, false, by, input, today).await {
+            if let Ok(plan) = self.plan_on(reader.again(), row, false, by, input, today).await {
                 return Ok(plan);
             }
         }
-        self.plan_action(reader(), id, by, input, today).await
+        self.plan_action(reader, id, by, input, today).await
     }
 
     /// Whether the case as this server last wrote it is the case in the database, column by column;
